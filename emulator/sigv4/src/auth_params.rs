@@ -1,0 +1,194 @@
+//! Finding the authentication material: the Authorization header or the presigned query
+//! (spec §1.2, AWS check-order steps 5–7), as [`AuthParams`].
+
+use crate::canonical::{self, ALGORITHM, QueryParam};
+use crate::error::{Mismatch, SigV4Error};
+use crate::request::{SignedRequest, latin1};
+
+/// Where the signature was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthLocation {
+    /// `Authorization: AWS4-HMAC-SHA256 …`.
+    Header,
+    /// Presigned: `X-Amz-*` query parameters.
+    Query,
+}
+
+/// The authentication material of a request, as sent (query values percent-decoded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthParams {
+    /// Header or query form.
+    pub location: AuthLocation,
+    /// Always `AWS4-HMAC-SHA256` once parsing succeeded.
+    pub algorithm: String,
+    /// The `Credential` value as sent, `AKID/date/region/service/aws4_request`; its shape is
+    /// checked later (step 12, [`AuthParams::credential_parts`]).
+    pub credential: String,
+    /// The SignedHeaders value as sent (`;`-separated).
+    pub signed_headers: String,
+    /// The signature as sent.
+    pub signature: String,
+    /// The request time as sent: `X-Amz-Date` (header or query), else the first `Date` header.
+    pub amz_date: String,
+    /// `X-Amz-Expires` of a presigned URL.
+    pub expires: Option<String>,
+}
+
+impl AuthParams {
+    /// The SignedHeaders names, in the order sent.
+    pub fn signed_header_names(&self) -> Vec<&str> {
+        self.signed_headers.split(';').collect()
+    }
+
+    /// The access key id: the Credential up to its first `/` (whatever the shape).
+    pub fn access_key_id(&self) -> &str {
+        self.credential
+            .split_once('/')
+            .map_or(self.credential.as_str(), |(k, _)| k)
+    }
+
+    /// Step 12: the Credential split into its five parts.
+    pub fn credential_parts(&self) -> Result<crate::scope::Credential, SigV4Error> {
+        crate::scope::parse_credential(&self.credential)
+    }
+}
+
+/// Steps 4–7: parses the query (step 4) and finds the authentication material.
+pub fn parse_auth(req: &SignedRequest<'_>) -> Result<AuthParams, SigV4Error> {
+    let params = canonical::parse_query(req.query)?;
+    parse_auth_with(req, &params)
+}
+
+pub(crate) fn parse_auth_with(
+    req: &SignedRequest<'_>,
+    params: &[QueryParam],
+) -> Result<AuthParams, SigV4Error> {
+    // Step 5: exactly one of the two forms.
+    let header = req.first_header("authorization");
+    let query_algorithm = canonical::first_param(params, "X-Amz-Algorithm");
+    match (header, query_algorithm) {
+        (Some(_), Some(_)) => Err(SigV4Error::mismatch_of(Mismatch::BothAuthForms)),
+        (None, None) => Err(SigV4Error::MissingAuthenticationToken),
+        (Some(header), None) => parse_header_form(req, header),
+        (None, Some(algorithm)) => parse_query_form(params, algorithm),
+    }
+}
+
+/// Step 6: the Authorization header.
+fn parse_header_form(req: &SignedRequest<'_>, header: &[u8]) -> Result<AuthParams, SigV4Error> {
+    let whole = latin1(header);
+    let text = whole.trim_start();
+    let (algorithm, rest) = text
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((text, ""));
+    // Step 6a.
+    if algorithm != ALGORITHM {
+        return Err(SigV4Error::incomplete(format!(
+            "Unsupported AWS 'algorithm': '{algorithm}'."
+        )));
+    }
+    // Step 6b: AWS splits on commas and on whitespace (spec §1.2, boto3#2280).
+    let mut credential = None;
+    let mut signed_headers = None;
+    let mut signature = None;
+    for piece in rest
+        .split(|c: char| c == ',' || c.is_ascii_whitespace())
+        .filter(|p| !p.is_empty())
+    {
+        let Some((key, value)) = piece.split_once('=') else {
+            return Err(SigV4Error::incomplete(format!(
+                "'{piece}' not a valid key=value pair (missing equal-sign) in Authorization header: '{whole}'."
+            )));
+        };
+        // Step 6c: the last duplicate wins.
+        match key {
+            "Credential" => credential = Some(value),
+            "SignedHeaders" => signed_headers = Some(value),
+            "Signature" => signature = Some(value),
+            _ => {}
+        }
+    }
+    let date = req
+        .first_header("x-amz-date")
+        .or_else(|| req.first_header("date"))
+        .map(|v| latin1(v).trim().to_owned());
+    // Step 6d: one message for everything missing.
+    let mut missing = Vec::new();
+    if credential.is_none() {
+        missing.push("Authorization header requires 'Credential' parameter.");
+    }
+    if signature.is_none() {
+        missing.push("Authorization header requires 'Signature' parameter.");
+    }
+    if signed_headers.is_none() {
+        missing.push("Authorization header requires 'SignedHeaders' parameter.");
+    }
+    if date.is_none() {
+        missing.push(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        );
+    }
+    match (credential, signed_headers, signature, date) {
+        (Some(credential), Some(signed_headers), Some(signature), Some(amz_date)) => {
+            Ok(AuthParams {
+                location: AuthLocation::Header,
+                algorithm: algorithm.to_owned(),
+                credential: credential.to_owned(),
+                signed_headers: signed_headers.to_owned(),
+                signature: signature.to_owned(),
+                amz_date,
+                expires: None,
+            })
+        }
+        // UNVERIFIED: the exact tail for STS (spec §1.2, 6d).
+        _ => Err(SigV4Error::incomplete(format!(
+            "{} Authorization={algorithm}",
+            missing.join(" ")
+        ))),
+    }
+}
+
+/// Step 7: the presigned query parameters (the first duplicate wins, 7c).
+fn parse_query_form(params: &[QueryParam], algorithm: &[u8]) -> Result<AuthParams, SigV4Error> {
+    // Step 7a: AWS answers an unknown algorithm as if there were no authentication at all.
+    if algorithm != ALGORITHM.as_bytes() {
+        return Err(SigV4Error::MissingAuthenticationToken);
+    }
+    let get =
+        |key| canonical::first_param(params, key).map(|v| String::from_utf8_lossy(v).into_owned());
+    let credential = get("X-Amz-Credential");
+    let signature = get("X-Amz-Signature");
+    let signed_headers = get("X-Amz-SignedHeaders");
+    let date = get("X-Amz-Date");
+    // Step 7d.
+    let mut missing = Vec::new();
+    for (value, name) in [
+        (&credential, "X-Amz-Credential"),
+        (&signature, "X-Amz-Signature"),
+        (&signed_headers, "X-Amz-SignedHeaders"),
+        (&date, "X-Amz-Date"),
+    ] {
+        if value.is_none() {
+            missing.push(format!(
+                "AWS query-string parameters must include '{name}'."
+            ));
+        }
+    }
+    match (credential, signed_headers, signature, date) {
+        (Some(credential), Some(signed_headers), Some(signature), Some(amz_date)) => {
+            Ok(AuthParams {
+                location: AuthLocation::Query,
+                algorithm: ALGORITHM.to_owned(),
+                credential,
+                signed_headers,
+                signature,
+                amz_date,
+                expires: get("X-Amz-Expires"),
+            })
+        }
+        _ => Err(SigV4Error::incomplete(format!(
+            "{} Re-examine the query-string parameters.",
+            missing.join(" ")
+        ))),
+    }
+}
