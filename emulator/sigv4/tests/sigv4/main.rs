@@ -1,0 +1,8 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // rust-clippy#13981
+//! Integration tests of iamconform-sigv4, one binary.
+
+/// Shared scaffolding: raw-request parsing, credential stores, clocks.
+mod helpers;
+/// AWS's SigV4 test suite (tests/vectors): every signed request verifies and rebuilds the
+/// expected canonical request, string to sign and signature.
+mod vectors;
