@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)] // rust-clippy#13981
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // rust-clippy#13981
 //! Integration tests of iamconform-sigv4, one binary.
 
 /// Shared scaffolding: raw-request parsing, credential stores, clocks.
