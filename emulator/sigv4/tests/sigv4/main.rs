@@ -10,6 +10,8 @@
 mod helpers;
 /// Table-driven rejections, exact messages, skew edges and check order.
 mod negative;
+/// aws-sigv4 as an independent signing oracle (proptest).
+mod oracle;
 /// AWS's SigV4 test suite (tests/vectors): every signed request verifies and rebuilds the
 /// expected canonical request, string to sign and signature.
 mod vectors;
