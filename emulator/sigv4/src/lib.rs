@@ -142,3 +142,34 @@ where
         self(access_key_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_policy_is_the_sts_iam_default() {
+        let p = Policy::default();
+        assert_eq!(p.service, None);
+        assert_eq!(p.regions, RegionRule::AnyWellFormed);
+        assert_eq!(p.max_skew, time::Duration::minutes(15));
+        assert!(p.debug_in_message);
+        assert!(p.normalize_path);
+        assert!(!p.require_signed_session_token);
+    }
+
+    #[test]
+    fn closures_and_maps_are_credential_lookups() {
+        let f = |id: &str| {
+            (id == "AKID").then(|| KeyRecord {
+                secret_access_key: Secret::new("s".to_owned()),
+                session_token: None,
+                expires: None,
+            })
+        };
+        assert!(f.lookup("AKID").is_some());
+        assert!(f.lookup("other").is_none());
+        let map: HashMap<String, KeyRecord> = HashMap::new();
+        assert!(map.lookup("AKID").is_none());
+    }
+}

@@ -12,6 +12,8 @@ mod helpers;
 mod negative;
 /// aws-sigv4 as an independent signing oracle (proptest).
 mod oracle;
+/// No input panics the verifier or the parser.
+mod robustness;
 /// AWS's SigV4 test suite (tests/vectors): every signed request verifies and rebuilds the
 /// expected canonical request, string to sign and signature.
 mod vectors;
