@@ -4,6 +4,7 @@
 use crate::canonical::{self, ALGORITHM, QueryParam};
 use crate::error::{Mismatch, SigV4Error};
 use crate::request::{SignedRequest, latin1};
+use crate::scope::{self, Credential};
 
 /// Where the signature was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +49,8 @@ impl AuthParams {
     }
 
     /// Step 12: the Credential split into its five parts.
-    pub fn credential_parts(&self) -> Result<crate::scope::Credential, SigV4Error> {
-        crate::scope::parse_credential(&self.credential)
+    pub fn credential_parts(&self) -> Result<Credential, SigV4Error> {
+        scope::parse_credential(&self.credential)
     }
 }
 
