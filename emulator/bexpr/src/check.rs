@@ -146,6 +146,8 @@ fn compile_match(m: &MatchExpr, schema: &Schema) -> Result<CompiledMatch, CheckE
     }
 
     // Step 3: coercion (`CoerceString` never fails), then the regex for `matches`.
+    // UNVERIFIED: Go's RE2 classes `\d`, `\w`, `\s`, `\b` are ASCII-only while Rust's are
+    // Unicode-aware; patterns and identities are ASCII in practice.
     let value = m.value.clone().unwrap_or_default();
     let regex = if matches!(m.op, MatchOp::Matches | MatchOp::NotMatches) {
         let re = regex::RegexBuilder::new(&value)
@@ -153,7 +155,7 @@ fn compile_match(m: &MatchExpr, schema: &Schema) -> Result<CompiledMatch, CheckE
             .build()
             .map_err(|e| CheckError::Regex {
                 pattern: value.clone(),
-                reason: regex_reason(&e),
+                reason: regex_reason(&e, &value),
             })?;
         Some(re)
     } else {
@@ -167,12 +169,22 @@ fn compile_match(m: &MatchExpr, schema: &Schema) -> Result<CompiledMatch, CheckE
     })
 }
 
-/// Rust's regex errors are multi-line with a caret diagram; keep the last line (the cause).
-fn regex_reason(e: &regex::Error) -> String {
+/// The cause after Go's `error parsing regexp: ` prefix.
+///
+/// Go's two most common texts (unbalanced parentheses, which quote the whole pattern) are
+/// reproduced; for anything else Rust's cause (the last line of its multi-line report) is
+/// used. UNVERIFIED beyond those two: Go's `regexp/syntax` texts differ from Rust's.
+fn regex_reason(e: &regex::Error, pattern: &str) -> String {
     let text = e.to_string();
-    text.lines()
+    let cause = text
+        .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
         .map(|l| l.trim().trim_start_matches("error: ").to_owned())
-        .unwrap_or(text)
+        .unwrap_or(text);
+    match cause.as_str() {
+        "unclosed group" => format!("missing closing ): `{pattern}`"),
+        "unopened group" => format!("unexpected ): `{pattern}`"),
+        _ => cause,
+    }
 }

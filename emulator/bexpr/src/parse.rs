@@ -19,7 +19,7 @@ use crate::error::{ParseError, ParseErrorItem, ParseErrorKind};
 pub const MAX_SELECTOR_LEN: usize = 64 * 1024;
 /// Deepest nesting (parentheses, `not`, `and`/`or` chain length) accepted. go-bexpr has no
 /// limit; ours keeps the recursion bounded.
-pub const MAX_DEPTH: usize = 200;
+pub const MAX_DEPTH: usize = 600;
 
 const WS: &str = "[ \\t\\r\\n]";
 
