@@ -26,9 +26,10 @@ const URI_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// Escapes XML text and attribute values.
+/// Escapes XML text. Quotes stay as they are: they need no escaping in element text, and
+/// AWS's messages are full of them.
 pub(crate) fn escape(s: &str) -> Cow<'_, str> {
-    if !s.contains(['&', '<', '>', '"', '\'']) {
+    if !s.contains(['&', '<', '>']) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -37,8 +38,6 @@ pub(crate) fn escape(s: &str) -> Cow<'_, str> {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             c => out.push(c),
         }
     }
@@ -170,7 +169,7 @@ mod tests {
 
     #[test]
     fn escapes_text() {
-        assert_eq!(escape("a&b<c>'\""), "a&amp;b&lt;c&gt;&apos;&quot;");
+        assert_eq!(escape("a&b<c>'\""), "a&amp;b&lt;c&gt;'\"");
         assert!(matches!(escape("plain"), Cow::Borrowed(_)));
     }
 
