@@ -104,14 +104,13 @@ fn pigeon_position(src: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-// UNVERIFIED: the `rule <name>: ` prefix on predicate/action errors follows pigeon's
-// `addErrAt`, which names the innermost rule on its rule stack by display name; go-bexpr's
-// generated parser was not run to confirm it.
+// pigeon's `addErrAt` names the innermost rule by its display name, which keeps the quotes
+// of the grammar source (`rule "grouping": …`), as go-bexpr's grammar_test.go expects.
 impl fmt::Display for ParseErrorItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{} ({})", self.line, self.col, self.offset)?;
         if let Some(rule) = self.rule {
-            write!(f, ": rule {rule}")?;
+            write!(f, ": rule \"{rule}\"")?;
         }
         write!(f, ": {}", self.kind)
     }

@@ -169,33 +169,42 @@ fn error_texts() {
     );
     assert_eq!(
         err("(a == b"),
-        "1:8 (7): rule grouping: Unmatched parentheses"
+        "1:8 (7): rule \"grouping\": Unmatched parentheses"
     );
     assert_eq!(
         err("x == 12abc"),
-        "1:8 (7): rule number: Invalid number literal"
+        "1:8 (7): rule \"number\": Invalid number literal"
     );
     assert_eq!(
         err("account_id == 0123"),
-        "1:16 (15): rule number: Invalid number literal"
+        "1:16 (15): rule \"number\": Invalid number literal"
     );
     assert_eq!(
         err("x == \"abc"),
-        "1:10 (9): rule string: Unterminated string literal"
+        "1:10 (9): rule \"string\": Unterminated string literal"
     );
     assert_eq!(
         err("x == `abc"),
-        "1:10 (9): rule string: Unterminated string literal"
+        "1:10 (9): rule \"string\": Unterminated string literal"
     );
-    assert_eq!(err("x[ == 1"), "1:4 (3): rule index: Invalid index");
-    assert_eq!(err("x[5] == 1"), "1:3 (2): rule index: Invalid index");
+    assert_eq!(err("x[ == 1"), "1:4 (3): rule \"index\": Invalid index");
+    assert_eq!(err("x[5] == 1"), "1:3 (2): rule \"index\": Invalid index");
     assert_eq!(
         err("x[\"a\" == 1"),
-        "1:7 (6): rule index: Unclosed index expression"
+        "1:7 (6): rule \"index\": Unclosed index expression"
     );
-    assert_eq!(err("\"a\" in 5"), "1:8 (7): rule match: Invalid selector");
-    assert_eq!(err(r#"a == "\q""#), "1:6 (5): rule string: invalid syntax");
-    assert_eq!(err(r#"a == "\'""#), "1:6 (5): rule string: invalid syntax");
+    assert_eq!(
+        err("\"a\" in 5"),
+        "1:8 (7): rule \"match\": Invalid selector"
+    );
+    assert_eq!(
+        err(r#"a == "\q""#),
+        "1:6 (5): rule \"string\": invalid syntax"
+    );
+    assert_eq!(
+        err(r#"a == "\'""#),
+        "1:6 (5): rule \"string\": invalid syntax"
+    );
     // A `\n` sits at column 0 of the next line in pigeon's counting.
     assert_eq!(
         err("a ==\n"),
@@ -269,4 +278,93 @@ fn display_is_canonical() {
     // A hand-built double negation prints without it.
     let nn = Expr::Not(Box::new(Expr::Not(Box::new(eq("a", "1")))));
     assert_eq!(nn.to_string(), r#"a == "1""#);
+}
+
+/// The error vectors of go-bexpr's `grammar_test.go`. That file is from a later release whose
+/// grammar also accepts JSON-pointer selectors (`/foo`), which adds `"/"` to some expected
+/// lists; v0.1.2 has no such alternative, so `"/"` is dropped from those lists here.
+#[test]
+fn upstream_grammar_test_vectors() {
+    let cases = [
+        (
+            "foo == \"12x",
+            "1:12 (11): rule \"string\": Unterminated string literal",
+        ),
+        (
+            "foo == `12x",
+            "1:12 (11): rule \"string\": Unterminated string literal",
+        ),
+        (
+            "foo == 3x",
+            "1:9 (8): rule \"number\": Invalid number literal",
+        ),
+        ("foo[3] == abc", "1:5 (4): rule \"index\": Invalid index"),
+        (
+            "x in foo[\"abc\"",
+            "1:15 (14): rule \"index\": Unclosed index expression",
+        ),
+        (
+            "foo[\"abc\" == 3",
+            "1:11 (10): rule \"index\": Unclosed index expression",
+        ),
+        ("x in 32", "1:6 (5): rule \"match\": Invalid selector"),
+        (
+            "32 == 32",
+            r#"1:4 (3): no match found, expected: "in", "not" or [ \t\r\n]"#,
+        ),
+        (
+            "32 is empty",
+            r#"1:4 (3): no match found, expected: "in", "not" or [ \t\r\n]"#,
+        ),
+        (
+            "x in foo abc",
+            r#"1:10 (9): no match found, expected: "and", "or", [ \t\r\n] or EOF"#,
+        ),
+        (
+            "x in foo and ",
+            r#"1:14 (13): no match found, expected: "(", "-", "0", "\"", "`", "not", [ \t\r\n], [1-9] or [a-zA-Z]"#,
+        ),
+        (
+            "x in foo or ",
+            r#"1:13 (12): no match found, expected: "(", "-", "0", "\"", "`", "not", [ \t\r\n], [1-9] or [a-zA-Z]"#,
+        ),
+        (
+            "x in foo or not ",
+            r#"1:17 (16): no match found, expected: "!=", "(", "-", "0", "==", "\"", "`", "contains", "in", "is", "matches", "not", [ \t\r\n], [1-9] or [a-zA-Z]"#,
+        ),
+        (
+            "(foo == 4",
+            "1:10 (9): rule \"grouping\": Unmatched parentheses",
+        ),
+    ];
+    for (src, want) in cases {
+        assert_eq!(err(src), want, "{src:?}");
+    }
+    let ok_cases = [
+        "foo == 3",
+        "list is not empty",
+        "bar not contains foo",
+        "foo not matches bar",
+        "not prod in tags",
+        "port != 80 and port != 8080",
+        "x in foo and not (str == something or list is empty)",
+        "\t\r\n  foo \t\r\n not \t\r\n in \t\r\n x \t\r\n",
+        "\t\r\n ( \t\r\n foo \t\r\n == \t\r\n x \t\r\n ) \t\r\n",
+        "`environment` in foo.bar[\"meta\"].tags[\t`ENV` ]",
+        "environment in foo[\"abc-def ghi åß∂ƒ\"]",
+        "foo == -0.2",
+        "(((foo == 3) and (not ((bar in baz) and (not (one != two))))) or (((next is empty) and (not (foo is not empty))) and (bar not in foo)))",
+    ];
+    for src in ok_cases {
+        let e = ok(src);
+        assert_eq!(ok(&e.to_string()), e, "{src:?}");
+    }
+    assert_eq!(
+        ok("`environment` in foo.bar[\"meta\"].tags[\t`ENV` ]"),
+        m(
+            &["foo", "bar", "meta", "tags", "ENV"],
+            MatchOp::In,
+            Some("environment")
+        )
+    );
 }
