@@ -17,8 +17,9 @@ use crate::error::{ParseError, ParseErrorItem, ParseErrorKind};
 
 /// Longest selector accepted, in bytes. go-bexpr has no limit; ours keeps parsing bounded.
 pub const MAX_SELECTOR_LEN: usize = 64 * 1024;
-/// Deepest nesting (parentheses, `not`, `and`/`or` chain length) accepted. go-bexpr has no
-/// limit; ours keeps the recursion bounded.
+/// Deepest recursion of the grammar's nesting rules accepted (each parenthesis costs about four
+/// levels, each `and`/`or`/`not` one to three), so about 150 nested parentheses or 200 chained
+/// `and`s. go-bexpr has no limit; ours keeps the recursion within a 2 MiB stack.
 pub const MAX_DEPTH: usize = 600;
 
 const WS: &str = "[ \\t\\r\\n]";
