@@ -1,0 +1,600 @@
+//! The only outbound HTTP of the emulator: replaying the client's signed STS/IAM requests, as
+//! consul-awsauth's `buildHttpRequest` and `submitRequest` do (go-retryablehttp retry policy,
+//! redirects not followed, `Content-Type` checked before the status).
+//!
+//! Where requests may go is decided by [`Outbound`]: every `*.amazonaws.com(.cn)` host is sent to
+//! the AWS emulator (keeping the signed `Host` header), loopback targets are allowed, and
+//! anything else is refused, so nothing ever leaves the machine by accident.
+//!
+//! Spec: consul-aws-iam §2.4.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::gostd::json::HeaderList;
+use super::gostd::url::{self, GoUrl};
+use super::gostd::{canonical_header_key, is_token_byte, quote};
+use super::login::LoginError;
+use super::token::SignedRequest;
+
+/// go-retryablehttp's `RetryWaitMax` as consul-awsauth sets it.
+const RETRY_WAIT_MAX: Duration = Duration::from_secs(30);
+/// Bound on one attempt (connect, headers, body). Consul has none; a harness must not hang.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on a response body read from STS/IAM.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// Go's default `User-Agent` when the token has none.
+const GO_USER_AGENT: &str = "Go-http-client/1.1";
+
+/// How login reaches STS and IAM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    /// Where every `*.amazonaws.com` / `*.amazonaws.com.cn` target is sent instead (e.g.
+    /// `http://127.0.0.1:4566`), over plain HTTP, keeping the signed `Host` header. `None`:
+    /// such targets are refused unless `allow_non_loopback` (and then need plain HTTP).
+    pub aws_endpoint: Option<String>,
+    /// Allow plain-HTTP targets that are not loopback. Default `false`: any other non-loopback
+    /// target is refused with a clear error.
+    pub allow_non_loopback: bool,
+    /// go-retryablehttp `RetryWaitMin` (500 ms in Consul); tests may lower it.
+    pub retry_wait_min: Duration,
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Outbound {
+            aws_endpoint: None,
+            allow_non_loopback: false,
+            retry_wait_min: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A request ready to be replayed: the target URL after endpoint substitution, the signed host,
+/// canonicalised headers (Go's `Header.Add`), method and body from the token.
+#[derive(Clone)]
+pub(crate) struct ForwardRequest {
+    pub(crate) method: String,
+    pub(crate) url: GoUrl,
+    /// The `Host` header: the host of the token's URL (what was signed).
+    pub(crate) host: String,
+    /// Canonical keys, values merged in token order.
+    pub(crate) headers: HeaderList,
+    pub(crate) body: Vec<u8>,
+}
+
+impl std::fmt::Debug for ForwardRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardRequest")
+            .field("method", &self.method)
+            .field("url", &self.url.redacted())
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+/// consul-awsauth `buildHttpRequest`: base = configured endpoint, else the token's URL; target
+/// path = base path joined with the token URL's path; the token's query appended.
+pub(crate) fn build_forward_request(
+    req: &SignedRequest,
+    endpoint: &str,
+) -> Result<ForwardRequest, LoginError> {
+    let base = if endpoint.is_empty() {
+        req.url.clone()
+    } else {
+        url::parse(endpoint).map_err(LoginError::BuildRequest)?
+    };
+    // UNVERIFIED: the join takes the token URL's unescaped path (Go `JoinPath(parsedUrl.Path)`).
+    let mut target = base.join_path(&req.url.path);
+    target.raw_query = req.url.raw_query.clone();
+    target.force_query = false;
+    // Go's `http.NewRequest`: empty method means GET; otherwise it must be an HTTP token.
+    let method = if req.method.is_empty() { "GET".to_owned() } else { req.method.clone() };
+    if !method.bytes().all(is_token_byte) {
+        return Err(LoginError::BuildRequest(format!("net/http: invalid method {}", quote(&method))));
+    }
+    let mut headers: HeaderList = Vec::new();
+    for (k, values) in &req.headers {
+        let key = canonical_header_key(k);
+        match headers.iter_mut().find(|(k2, _)| *k2 == key) {
+            Some((_, vs)) => vs.extend(values.iter().cloned()),
+            None => headers.push((key, values.clone())),
+        }
+    }
+    Ok(ForwardRequest { method, url: target, host: req.url.host.clone(), headers, body: req.body.clone() })
+}
+
+/// A transport failure of one attempt, with go-retryablehttp's retry decision.
+#[derive(Debug)]
+struct AttemptError {
+    message: String,
+    retryable: bool,
+}
+
+fn refuse(message: String) -> AttemptError {
+    AttemptError { message, retryable: false }
+}
+
+fn is_aws_host(host: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    h.ends_with(".amazonaws.com") || h.ends_with(".amazonaws.com.cn")
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Decides where a target is actually sent: `http://<authority><prefix>`.
+fn route(outbound: &Outbound, target: &GoUrl) -> Result<String, AttemptError> {
+    if target.scheme != "http" && target.scheme != "https" {
+        return Err(refuse(format!("unsupported protocol scheme {}", quote(&target.scheme))));
+    }
+    let host = target.hostname();
+    if is_aws_host(host) {
+        let Some(endpoint) = &outbound.aws_endpoint else {
+            return Err(refuse(format!(
+                "refusing to send to AWS host {}: no AWS emulator endpoint is configured \
+                 (iamconform never contacts real AWS)",
+                quote(host)
+            )));
+        };
+        let e = url::parse(endpoint).map_err(|e| refuse(format!("invalid AWS emulator endpoint: {e}")))?;
+        if e.scheme != "http" || e.host.is_empty() {
+            return Err(refuse(format!(
+                "AWS emulator endpoint {} must be a plain http:// URL",
+                quote(endpoint)
+            )));
+        }
+        let prefix = e.escaped_path();
+        return Ok(format!("http://{}{}", e.host, prefix.trim_end_matches('/')));
+    }
+    if !is_loopback(host) && !outbound.allow_non_loopback {
+        return Err(refuse(format!(
+            "refusing to connect to non-loopback host {}: iamconform sends nothing off this \
+             machine (point STSEndpoint/IAMEndpoint at a loopback emulator, or set \
+             Outbound.aws_endpoint)",
+            quote(host)
+        )));
+    }
+    if target.scheme == "https" {
+        return Err(refuse(format!(
+            "https to {} is not supported: the embedded outbound client has no TLS (use http:// \
+             for loopback emulators)",
+            quote(&target.host)
+        )));
+    }
+    let port = if target.port().is_empty() { "80" } else { target.port() };
+    let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    Ok(format!("http://{authority}"))
+}
+
+/// The headers Go's `Request.Write` takes from elsewhere than `req.Header`.
+fn excluded_header(key: &str) -> bool {
+    matches!(key, "Host" | "Content-Length" | "Transfer-Encoding" | "Trailer" | "User-Agent")
+}
+
+fn build_http_request(
+    base: &str,
+    req: &ForwardRequest,
+) -> Result<http::Request<Full<Bytes>>, AttemptError> {
+    let uri = format!("{base}{}", req.url.request_uri());
+    let mut builder = http::Request::builder()
+        .method(req.method.as_str())
+        .uri(uri.as_str());
+    let headers = builder
+        .headers_mut()
+        .ok_or_else(|| refuse(format!("invalid request URI {}", quote(&uri))))?;
+    let host = HeaderValue::from_str(&req.host).map_err(|_| AttemptError {
+        message: "http: invalid Host header".to_owned(),
+        retryable: true,
+    })?;
+    headers.insert(header::HOST, host);
+    let ua = req
+        .headers
+        .iter()
+        .find(|(k, _)| k == "User-Agent")
+        .and_then(|(_, v)| v.first())
+        .map_or(GO_USER_AGENT, String::as_str);
+    let invalid_value = |k: &str| AttemptError {
+        message: format!("net/http: invalid header field value for {}", quote(k)),
+        retryable: true,
+    };
+    headers.insert(header::USER_AGENT, HeaderValue::from_str(ua).map_err(|_| invalid_value("User-Agent"))?);
+    for (k, values) in &req.headers {
+        if excluded_header(k) {
+            continue;
+        }
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| AttemptError {
+            message: format!("net/http: invalid header field name {}", quote(k)),
+            retryable: true,
+        })?;
+        for v in values {
+            headers.append(name.clone(), HeaderValue::from_str(v).map_err(|_| invalid_value(k))?);
+        }
+    }
+    builder
+        .body(Full::new(Bytes::from(req.body.clone())))
+        .map_err(|e| refuse(format!("invalid request: {e}")))
+}
+
+fn render_client_error(e: &hyper_util::client::legacy::Error, authority: &str) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            let what = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                std::io::ErrorKind::ConnectionReset => "connection reset by peer".to_owned(),
+                _ => io.to_string(),
+            };
+            return if e.is_connect() {
+                format!("dial tcp {authority}: connect: {what}")
+            } else {
+                what
+            };
+        }
+        source = s.source();
+    }
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// One attempt: send and receive the response head.
+async fn attempt(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    outbound: &Outbound,
+    req: &ForwardRequest,
+) -> Result<http::Response<hyper::body::Incoming>, AttemptError> {
+    let base = route(outbound, &req.url)?;
+    let request = build_http_request(&base, req)?;
+    let authority = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+    match tokio::time::timeout(ATTEMPT_TIMEOUT, client.request(request)).await {
+        Err(_) => Err(AttemptError {
+            message: format!("request timed out after {}s", ATTEMPT_TIMEOUT.as_secs()),
+            retryable: true,
+        }),
+        Ok(Err(e)) => Err(AttemptError { message: render_client_error(&e, &authority), retryable: true }),
+        Ok(Ok(resp)) => Ok(resp),
+    }
+}
+
+/// go-retryablehttp `DefaultBackoff`: `min·2^n` capped at `max`; `Retry-After` (seconds) on 429
+/// and 503 (capped too, unlike go-retryablehttp, so a response cannot stall the login).
+fn backoff(min: Duration, n: u32, resp: Option<&http::Response<hyper::body::Incoming>>) -> Duration {
+    if let Some(r) = resp
+        && matches!(r.status().as_u16(), 429 | 503)
+        && let Some(secs) = r
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Duration::from_secs(secs).min(RETRY_WAIT_MAX);
+    }
+    2u32.checked_pow(n)
+        .and_then(|m| min.checked_mul(m))
+        .map_or(RETRY_WAIT_MAX, |d| d.min(RETRY_WAIT_MAX))
+}
+
+/// go-retryablehttp `DefaultRetryPolicy` on a response: 429, 5xx except 501 (and status 0).
+fn retryable_status(status: u16) -> bool {
+    status == 429 || status == 0 || (status >= 500 && status != 501)
+}
+
+/// consul-awsauth `submitRequest`: replays the request with retries, then requires
+/// `Content-Type: text/xml` (exactly, checked first) and status 200. Returns the body.
+pub(crate) async fn submit(
+    outbound: &Outbound,
+    max_retries: i64,
+    req: &ForwardRequest,
+) -> Result<Vec<u8>, LoginError> {
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .http1_title_case_headers(true)
+        .build_http();
+    let retry_max = u64::try_from(max_retries).unwrap_or(0);
+    let mut attempts: u64 = 0;
+    let outcome = loop {
+        attempts += 1;
+        let result = attempt(&client, outbound, req).await;
+        let should_retry = match &result {
+            Err(e) => e.retryable,
+            Ok(r) => retryable_status(r.status().as_u16()),
+        };
+        if !should_retry {
+            break result;
+        }
+        if retry_max < attempts {
+            // Retries exhausted on a retryable outcome.
+            break match result {
+                Err(e) => Err(e),
+                Ok(_) => Err(AttemptError { message: String::new(), retryable: true }),
+            };
+        }
+        let n = u32::try_from(attempts - 1).unwrap_or(u32::MAX);
+        let wait = backoff(outbound.retry_wait_min, n, result.as_ref().ok());
+        // The retried response (if any) is dropped, which discards its body.
+        drop(result);
+        tokio::time::sleep(wait).await;
+    };
+    let url = req.url.redacted();
+    let response = outcome.map_err(|e| {
+        let mut msg = format!("{} {url} giving up after {attempts} attempt(s)", req.method);
+        if !e.message.is_empty() {
+            let mut op = req.method.to_ascii_lowercase();
+            if let Some(first) = op.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            msg.push_str(&format!(": {op} {}: {}", quote(&url), e.message));
+        }
+        LoginError::Request(msg)
+    })?;
+    // Step 2: the content type must be exactly `text/xml`, before the status is looked at.
+    let content_type = response.headers().get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
+    if content_type != Some(b"text/xml".as_slice()) {
+        return Err(LoginError::ResponseInvalid);
+    }
+    let status = response.status().as_u16();
+    let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES);
+    let body = match tokio::time::timeout(ATTEMPT_TIMEOUT, body.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        Ok(Err(e)) => return Err(LoginError::ReadBody(e.to_string())),
+        Err(_) => return Err(LoginError::ReadBody("timed out reading the response body".to_owned())),
+    };
+    // Step 3: any status but 200 is an error that shows the body.
+    if status != 200 {
+        return Err(LoginError::ErrorStatus { status, body: String::from_utf8_lossy(&body).into_owned() });
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+pub(crate) mod test_helpers {
+    //! A loopback stub server answering scripted responses and recording requests.
+
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::{Request, State};
+    use axum::response::Response;
+
+    /// A recorded request.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Seen {
+        pub(crate) method: String,
+        pub(crate) uri: String,
+        pub(crate) headers: http::HeaderMap,
+        pub(crate) body: Vec<u8>,
+    }
+
+    /// A scripted response.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Reply {
+        pub(crate) status: u16,
+        pub(crate) content_type: Option<String>,
+        pub(crate) body: String,
+    }
+
+    impl Reply {
+        pub(crate) fn xml(status: u16, body: &str) -> Reply {
+            Reply { status, content_type: Some("text/xml".into()), body: body.into() }
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct StubState {
+        seen: Arc<Mutex<Vec<Seen>>>,
+        replies: Arc<Mutex<VecDeque<Reply>>>,
+    }
+
+    /// The stub: `url` is `http://127.0.0.1:<port>`.
+    pub(crate) struct Stub {
+        pub(crate) url: String,
+        state: StubState,
+    }
+
+    impl Stub {
+        /// Starts a stub answering `replies` in order (the last one repeats).
+        pub(crate) async fn start(replies: Vec<Reply>) -> Stub {
+            let state = StubState { seen: Arc::default(), replies: Arc::new(Mutex::new(replies.into())) };
+            let app = Router::new().fallback(handle).with_state(state.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            Stub { url, state }
+        }
+
+        pub(crate) fn seen(&self) -> Vec<Seen> {
+            self.state.seen.lock().unwrap().clone()
+        }
+    }
+
+    async fn handle(State(state): State<StubState>, req: Request) -> Response {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default().to_vec();
+        state.seen.lock().unwrap().push(Seen {
+            method: parts.method.to_string(),
+            uri: parts.uri.to_string(),
+            headers: parts.headers,
+            body,
+        });
+        let reply = {
+            let mut q = state.replies.lock().unwrap();
+            if q.len() > 1 { q.pop_front() } else { q.front().cloned() }
+        }
+        .unwrap_or(Reply { status: 404, content_type: None, body: String::new() });
+        let mut b = Response::builder().status(reply.status);
+        if let Some(ct) = reply.content_type {
+            b = b.header("Content-Type", ct);
+        }
+        b.body(Body::from(reply.body)).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_helpers::{Reply, Stub};
+    use super::*;
+
+    fn outbound() -> Outbound {
+        Outbound { retry_wait_min: Duration::from_millis(1), ..Outbound::default() }
+    }
+
+    fn request(url: &str) -> ForwardRequest {
+        let signed = SignedRequest {
+            method: "POST".into(),
+            url: url::parse("https://sts.amazonaws.com/").unwrap(),
+            headers: vec![
+                ("content-type".into(), vec!["application/x-www-form-urlencoded".into()]),
+                ("Content-Length".into(), vec!["999".into()]),
+                ("Host".into(), vec!["evil".into()]),
+            ],
+            body: b"Action=GetCallerIdentity".to_vec(),
+        };
+        build_forward_request(&signed, url).unwrap()
+    }
+
+    #[tokio::test]
+    async fn forwards_with_signed_host_and_canonical_headers() {
+        let stub = Stub::start(vec![Reply::xml(200, "<ok/>")]).await;
+        let body = submit(&outbound(), 0, &request(&format!("{}/sts", stub.url))).await.unwrap();
+        assert_eq!(body, b"<ok/>");
+        let seen = stub.seen();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].method, "POST");
+        // Path join: endpoint `/sts` + token path `/`.
+        assert_eq!(seen[0].uri, "/sts/");
+        assert_eq!(seen[0].headers["host"], "sts.amazonaws.com");
+        assert_eq!(seen[0].headers["content-type"], "application/x-www-form-urlencoded");
+        // Content-Length is the real one, not the token's.
+        assert_eq!(seen[0].headers["content-length"], "24");
+        assert_eq!(seen[0].headers["user-agent"], GO_USER_AGENT);
+        assert_eq!(seen[0].body, b"Action=GetCallerIdentity");
+    }
+
+    #[test]
+    fn path_join_table() {
+        let signed = |u: &str| SignedRequest {
+            method: "POST".into(),
+            url: url::parse(u).unwrap(),
+            headers: vec![],
+            body: vec![],
+        };
+        let t = |token: &str, endpoint: &str| build_forward_request(&signed(token), endpoint).unwrap().url.to_string();
+        assert_eq!(t("https://sts.amazonaws.com/", ""), "https://sts.amazonaws.com/");
+        assert_eq!(t("https://sts.amazonaws.com/", "http://127.0.0.1:9"), "http://127.0.0.1:9/");
+        assert_eq!(t("http://fake/sts/", "http://fake/sts"), "http://fake/sts/sts/");
+        assert_eq!(t("https://sts.amazonaws.com/", "https://sts.us-east-1.amazonaws.com/"), "https://sts.us-east-1.amazonaws.com/");
+        assert_eq!(t("https://sts.amazonaws.com/a/../b", "http://h/x"), "http://h/x/b");
+        let f = build_forward_request(&signed("https://sts.amazonaws.com:443/"), "http://h").unwrap();
+        assert_eq!(f.host, "sts.amazonaws.com:443");
+        let bad = SignedRequest { method: "GE T".into(), ..signed("https://iam.amazonaws.com/") };
+        assert_eq!(build_forward_request(&bad, "").unwrap_err().to_string(), "net/http: invalid method \"GE T\"");
+    }
+
+    #[tokio::test]
+    async fn retries_500_then_succeeds() {
+        let stub = Stub::start(vec![Reply::xml(500, "boom"), Reply::xml(200, "<ok/>")]).await;
+        let body = submit(&outbound(), 1, &request(&stub.url)).await.unwrap();
+        assert_eq!(body, b"<ok/>");
+        assert_eq!(stub.seen().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn no_retries_gives_up_after_one_attempt() {
+        let stub = Stub::start(vec![Reply::xml(500, "boom")]).await;
+        let e = submit(&outbound(), 0, &request(&stub.url)).await.unwrap_err();
+        assert_eq!(e.to_string(), format!("error making request: POST {}/ giving up after 1 attempt(s)", stub.url));
+        let e = submit(&outbound(), 2, &request(&stub.url)).await.unwrap_err();
+        assert_eq!(e.to_string(), format!("error making request: POST {}/ giving up after 3 attempt(s)", stub.url));
+    }
+
+    #[tokio::test]
+    async fn retries_429_but_not_501() {
+        let stub = Stub::start(vec![Reply::xml(429, "slow"), Reply::xml(200, "<ok/>")]).await;
+        assert!(submit(&outbound(), 1, &request(&stub.url)).await.is_ok());
+        assert_eq!(stub.seen().len(), 2);
+        let stub = Stub::start(vec![Reply::xml(501, "nope"), Reply::xml(200, "<ok/>")]).await;
+        let e = submit(&outbound(), 3, &request(&stub.url)).await.unwrap_err();
+        assert_eq!(e.to_string(), "received error code 501: nope");
+        assert_eq!(stub.seen().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn content_type_is_checked_before_status() {
+        let stub = Stub::start(vec![Reply { status: 403, content_type: Some("text/html".into()), body: "x".into() }]).await;
+        assert_eq!(submit(&outbound(), 0, &request(&stub.url)).await.unwrap_err().to_string(), "response body is invalid");
+        let stub = Stub::start(vec![Reply { status: 200, content_type: Some("text/xml; charset=utf-8".into()), body: "x".into() }]).await;
+        assert_eq!(submit(&outbound(), 0, &request(&stub.url)).await.unwrap_err().to_string(), "response body is invalid");
+        let stub = Stub::start(vec![Reply { status: 200, content_type: None, body: "x".into() }]).await;
+        assert_eq!(submit(&outbound(), 0, &request(&stub.url)).await.unwrap_err().to_string(), "response body is invalid");
+    }
+
+    #[tokio::test]
+    async fn redirects_are_not_followed() {
+        let stub = Stub::start(vec![Reply::xml(302, "<moved/>")]).await;
+        let e = submit(&outbound(), 0, &request(&stub.url)).await.unwrap_err();
+        assert_eq!(e.to_string(), "received error code 302: <moved/>");
+        assert_eq!(stub.seen().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn aws_hosts_go_to_the_emulator_endpoint() {
+        let stub = Stub::start(vec![Reply::xml(200, "<ok/>")]).await;
+        let out = Outbound { aws_endpoint: Some(stub.url.clone()), ..outbound() };
+        submit(&out, 0, &request("")).await.unwrap();
+        assert_eq!(stub.seen()[0].headers["host"], "sts.amazonaws.com");
+        assert_eq!(stub.seen()[0].uri, "/");
+    }
+
+    #[tokio::test]
+    async fn nothing_leaves_the_machine() {
+        let e = submit(&outbound(), 3, &request("")).await.unwrap_err().to_string();
+        assert!(e.starts_with("error making request: POST https://sts.amazonaws.com/ giving up after 1 attempt(s): Post \"https://sts.amazonaws.com/\": refusing to send to AWS host"), "{e}");
+        let e = submit(&outbound(), 0, &request("http://192.0.2.1:80")).await.unwrap_err().to_string();
+        assert!(e.contains("refusing to connect to non-loopback host \"192.0.2.1\""), "{e}");
+        let e = submit(&outbound(), 0, &request("https://127.0.0.1:1")).await.unwrap_err().to_string();
+        assert!(e.contains("no TLS"), "{e}");
+        let e = submit(&outbound(), 0, &request("ftp://127.0.0.1:1")).await.unwrap_err().to_string();
+        assert!(e.ends_with("unsupported protocol scheme \"ftp\""), "{e}");
+    }
+
+    #[tokio::test]
+    async fn connection_errors_are_retried_then_reported() {
+        // Bind then drop a listener to get a loopback port that refuses connections.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = submit(&outbound(), 1, &request(&format!("http://127.0.0.1:{port}"))).await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("error making request: POST http://127.0.0.1:{port}/ giving up after 2 attempt(s): Post \"http://127.0.0.1:{port}/\": dial tcp 127.0.0.1:{port}: connect: connection refused")
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let min = Duration::from_millis(500);
+        assert_eq!(backoff(min, 0, None), Duration::from_millis(500));
+        assert_eq!(backoff(min, 3, None), Duration::from_secs(4));
+        assert_eq!(backoff(min, 10, None), RETRY_WAIT_MAX);
+        assert_eq!(backoff(min, 100, None), RETRY_WAIT_MAX);
+    }
+}
