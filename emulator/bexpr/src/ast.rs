@@ -19,7 +19,10 @@ pub enum Expr {
 }
 
 /// One comparison: `selector <op> value`, `selector is [not] empty` or `value [not] in selector`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Equality is structural: [`MatchExpr::span`] is ignored, so a tree equals its re-parsed
+/// canonical print.
+#[derive(Debug, Clone)]
 pub struct MatchExpr {
     /// The field path being tested.
     pub selector: Selector,
@@ -27,6 +30,25 @@ pub struct MatchExpr {
     pub op: MatchOp,
     /// The raw (unquoted) value; `None` only for `is empty` / `is not empty`.
     pub value: Option<String>,
+    /// Where the comparison was written (default for hand-built trees).
+    pub span: Span,
+}
+
+impl PartialEq for MatchExpr {
+    fn eq(&self, other: &Self) -> bool {
+        self.selector == other.selector && self.op == other.op && self.value == other.value
+    }
+}
+
+impl Eq for MatchExpr {}
+
+/// A byte range in the selector source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
 }
 
 /// The match operators of go-bexpr v0.1.2. `contains` is [`MatchOp::In`] with the operands

@@ -115,8 +115,9 @@ pub(crate) fn compile(expr: &Expr, schema: &Schema) -> Result<Compiled, CheckErr
 
 fn compile_match(m: &MatchExpr, schema: &Schema) -> Result<CompiledMatch, CheckError> {
     let path = &m.selector.0;
-    let invalid = |n: usize| {
-        CheckError::InvalidSelector(path.iter().take(n).cloned().collect::<Vec<_>>().join("."))
+    let invalid = |n: usize| CheckError::InvalidSelector {
+        selector: path.iter().take(n).cloned().collect::<Vec<_>>().join("."),
+        span: m.span,
     };
 
     // Step 1: resolve the selector segment by segment (`Selector %q is not valid` names the
@@ -142,6 +143,7 @@ fn compile_match(m: &MatchExpr, schema: &Schema) -> Result<CompiledMatch, CheckE
         return Err(CheckError::InvalidOperator {
             op: m.op.go_name(),
             selector: m.selector.go_string(),
+            span: m.span,
         });
     }
 
@@ -156,6 +158,7 @@ fn compile_match(m: &MatchExpr, schema: &Schema) -> Result<CompiledMatch, CheckE
             .map_err(|e| CheckError::Regex {
                 pattern: value.clone(),
                 reason: regex_reason(&e, &value),
+                span: m.span,
             })?;
         Some(re)
     } else {

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::ast::Span;
+
 /// A syntax error: one or more messages in pigeon's `line:col (offset): …` form.
 ///
 /// Several messages are joined with `\n`, as pigeon's `errList` does.
@@ -177,12 +179,18 @@ impl fmt::Display for ParseErrorKind {
     }
 }
 
-/// A creation-time validation error (go-bexpr `validate.go`).
+/// A creation-time validation error (go-bexpr `validate.go`); `Display` is go-bexpr's text,
+/// `span` locates the offending comparison.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
     /// The selector does not name a field (the prefix up to the first unknown segment).
-    #[error("Selector {} is not valid", go_quote(.0))]
-    InvalidSelector(String),
+    #[error("Selector {} is not valid", go_quote(.selector))]
+    InvalidSelector {
+        /// The `.`-joined prefix up to and including the first unknown segment.
+        selector: String,
+        /// The comparison.
+        span: Span,
+    },
     /// The operator is not supported on that field.
     #[error("Invalid match operator {} for selector {}", go_quote(.op), go_quote(.selector))]
     InvalidOperator {
@@ -190,17 +198,30 @@ pub enum CheckError {
         op: &'static str,
         /// The full selector, `.`-joined.
         selector: String,
+        /// The comparison.
+        span: Span,
     },
     /// The regular expression of `matches` / `not matches` does not compile.
-    // UNVERIFIED: the cause text is Go's `regexp` error in Consul; ours comes from Rust's
-    // `regex` crate with Go's `error parsing regexp: ` prefix.
     #[error("Failed to compile regular expression {}: error parsing regexp: {reason}", go_quote(.pattern))]
     Regex {
         /// The pattern as written.
         pattern: String,
-        /// Why it failed.
+        /// Why it failed (see `check.rs` for how close this is to Go's text).
         reason: String,
+        /// The comparison.
+        span: Span,
     },
+}
+
+impl CheckError {
+    /// Where the offending comparison is in the source.
+    pub fn span(&self) -> Span {
+        match self {
+            CheckError::InvalidSelector { span, .. }
+            | CheckError::InvalidOperator { span, .. }
+            | CheckError::Regex { span, .. } => *span,
+        }
+    }
 }
 
 /// A parse or check failure from [`crate::Evaluator::new`].

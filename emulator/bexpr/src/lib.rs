@@ -22,7 +22,7 @@ mod error;
 mod eval;
 mod parse;
 
-pub use ast::{Expr, MatchExpr, MatchOp, Selector};
+pub use ast::{Expr, MatchExpr, MatchOp, Selector, Span};
 pub use check::{FieldKind, Schema, check};
 pub use error::{CheckError, Error, EvalError, ParseError, ParseErrorItem, ParseErrorKind};
 pub use eval::{Data, Value};

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use crate::ast::{Expr, MatchExpr, MatchOp, Selector};
+use crate::ast::{Expr, MatchExpr, MatchOp, Selector, Span};
 use crate::error::{ParseError, ParseErrorItem, ParseErrorKind};
 
 /// Longest selector accepted, in bytes. go-bexpr has no limit; ours keeps parsing bounded.
@@ -408,7 +408,8 @@ impl<'a> Parser<'a> {
 
     /// `MatchExpression "match" <- MatchSelectorOpValue / MatchSelectorOp / MatchValueOpSelector`
     fn match_expr(&mut self) -> Option<MatchExpr> {
-        self.with_rule("match", |p| {
+        let start = self.pos;
+        let m = self.with_rule("match", |p| {
             if let Some(m) = p.match_selector_op_value() {
                 return Some(m);
             }
@@ -416,6 +417,13 @@ impl<'a> Parser<'a> {
                 return Some(m);
             }
             p.match_value_op_selector()
+        });
+        m.map(|m| MatchExpr {
+            span: Span {
+                start,
+                end: self.pos,
+            },
+            ..m
         })
     }
 
@@ -459,6 +467,7 @@ impl<'a> Parser<'a> {
                     selector,
                     op,
                     value: Some(value),
+                    span: Span::default(),
                 })
             })
         })
@@ -507,6 +516,7 @@ impl<'a> Parser<'a> {
                     selector,
                     op,
                     value: None,
+                    span: Span::default(),
                 })
             })
         })
@@ -528,6 +538,7 @@ impl<'a> Parser<'a> {
                     selector,
                     op,
                     value: Some(value),
+                    span: Span::default(),
                 })
             });
             if first.is_some() {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use iamconform_bexpr::{
-    CheckError, Data, Error, EvalError, Evaluator, FieldKind, Schema, Value, check, parse,
+    CheckError, Data, Error, EvalError, Evaluator, FieldKind, Schema, Span, Value, check, parse,
 };
 
 fn schema() -> Schema {
@@ -218,8 +218,16 @@ fn check_errors() {
     let e = parse("bar == 1").unwrap();
     assert_eq!(
         check(&e, &schema()),
-        Err(CheckError::InvalidSelector("bar".into()))
+        Err(CheckError::InvalidSelector {
+            selector: "bar".into(),
+            span: Span { start: 0, end: 8 }
+        })
     );
+    // Spans point at the offending comparison.
+    let e =
+        parse(r#"entity_name == "x" and  entity_tags is empty or entity_name is empty"#).unwrap();
+    let err = check(&e, &schema()).unwrap_err();
+    assert_eq!(err.span(), Span { start: 48, end: 68 });
 }
 
 #[test]

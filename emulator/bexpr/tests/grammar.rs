@@ -1,12 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // rust-clippy#13981
 
-use iamconform_bexpr::{Expr, MatchExpr, MatchOp, ParseErrorKind, Selector, parse};
+use iamconform_bexpr::{Expr, MatchExpr, MatchOp, ParseErrorKind, Selector, Span, parse};
 
 fn m(sel: &[&str], op: MatchOp, value: Option<&str>) -> Expr {
     Expr::Match(MatchExpr {
         selector: Selector(sel.iter().map(|s| (*s).to_owned()).collect()),
         op,
         value: value.map(str::to_owned),
+        span: Span::default(),
     })
 }
 

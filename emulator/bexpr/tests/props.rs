@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // rust-clippy#13981
 
 use iamconform_bexpr::{
-    Data, Evaluator, Expr, FieldKind, MatchExpr, MatchOp, Schema, Selector, Value, parse,
+    Data, Evaluator, Expr, FieldKind, MatchExpr, MatchOp, Schema, Selector, Span, Value, parse,
 };
 use proptest::prelude::*;
 
@@ -50,6 +50,7 @@ fn leaf() -> impl Strategy<Value = Expr> {
                 selector,
                 op,
                 value,
+                span: Span::default(),
             })
         })
 }
