@@ -193,6 +193,26 @@ pub fn run_logout(args: Vec<String>) -> i32 {
     block_on(main_logout(&args, &env, &mut out, &mut err))
 }
 
+/// [`main_login`] for synchronous callers: runs it on a private runtime.
+pub fn run_login_with(
+    args: &[String],
+    env: &dyn Env,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> i32 {
+    block_on(main_login(args, env, out, err))
+}
+
+/// [`main_logout`] for synchronous callers: runs it on a private runtime.
+pub fn run_logout_with(
+    args: &[String],
+    env: &dyn Env,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> i32 {
+    block_on(main_logout(args, env, out, err))
+}
+
 /// Runs a future to completion on a private runtime, on a helper thread when the caller is
 /// itself inside a tokio runtime (where `block_on` would panic).
 fn block_on<F: std::future::Future<Output = i32> + Send>(fut: F) -> i32 {

@@ -213,6 +213,18 @@ fn read_bounded(path: &Path) -> Result<Option<String>, CredentialsError> {
     Ok(Some(text))
 }
 
+/// Reads `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`, bounded, with Go-style errors.
+fn read_token_file(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let file =
+        std::fs::File::open(path).map_err(|e| crate::sink::go_path_error("open", path, &e))?;
+    let mut text = String::new();
+    file.take(MAX_FILE)
+        .read_to_string(&mut text)
+        .map_err(|e| crate::sink::go_path_error("read", path, &e))?;
+    Ok(text)
+}
+
 /// The key/value lines of `[profile]` (credentials file) or `[profile name]`/`[default]`
 /// (config file).
 fn read_section(
@@ -318,9 +330,7 @@ async fn container_credentials(
     };
     let token = if let Some(path) = env.non_empty("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
         // UNVERIFIED: surrounding whitespace (a trailing newline) is trimmed from the file.
-        let text = read_bounded(Path::new(&path))
-            .map_err(|e| fail(e.to_string()))?
-            .ok_or_else(|| fail(format!("open {path}: no such file or directory")))?;
+        let text = read_token_file(Path::new(&path)).map_err(fail)?;
         Some(text.trim().to_owned())
     } else {
         env.non_empty("AWS_CONTAINER_AUTHORIZATION_TOKEN")

@@ -50,7 +50,9 @@ mod sink;
 pub mod token;
 pub mod transport;
 
-pub use command::{EXIT_USAGE, main_login, main_logout, run_login, run_logout};
+pub use command::{
+    EXIT_USAGE, main_login, main_logout, run_login, run_login_with, run_logout, run_logout_with,
+};
 pub use consul::{ConsulClient, ConsulError, DEFAULT_HTTP_ADDR, render_login_body};
 pub use credentials::{AwsCredentials, CredentialSource, CredentialsError};
 pub use env::{Env, MapEnv, ProcessEnv};

@@ -5,6 +5,10 @@
 //! mistake; running the suite against each mutant shows which scenario reports it. An unknown
 //! name makes `iamconform login`/`logout` exit 2 and list the known names.
 //!
+//! The `server-id-*` mutants change nothing unless `-aws-server-id-header-value` is set, and
+//! the `entity-*` mutants nothing without `-aws-include-entity`. The GetCallerIdentity call that
+//! include-entity makes is always signed correctly: the bugs land in the token only.
+//!
 //! | name | the bug | what a scenario should report |
 //! | --- | --- | --- |
 //! | `server-id-omitted` | no `X-Consul-Iam-Serverid` header on any request | login fails: missing server-id header (`ServerIDHeaderValue` set on the method) |

@@ -33,7 +33,10 @@ pub const KEY_HEADERS: &str = "iam_request_headers";
 pub const KEY_BODY: &str = "iam_request_body";
 
 /// A decoded bearer token.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its `Debug` output redacts session tokens (`X-Amz-Security-Token`, also inside the embedded
+/// GetEntity headers) and signatures: a token is a replayable credential for 15 minutes.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BearerToken {
     /// HTTP method of the signed STS request (always `POST` from a correct client).
     pub method: String,
@@ -183,6 +186,54 @@ impl BearerToken {
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, Vec<String>)> = self
+            .headers
+            .iter()
+            .map(|(k, values)| {
+                (
+                    k.as_str(),
+                    values.iter().map(|v| redact_value(k, v)).collect(),
+                )
+            })
+            .collect();
+        f.debug_struct("BearerToken")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("body", &self.body_text())
+            .finish()
+    }
+}
+
+/// A header value with secrets replaced by `<redacted>`.
+fn redact_value(name: &str, value: &str) -> String {
+    if name.eq_ignore_ascii_case("X-Amz-Security-Token") {
+        return "<redacted>".to_owned();
+    }
+    if name.eq_ignore_ascii_case("Authorization") {
+        return match value.find("Signature=") {
+            Some(pos) => format!(
+                "{}Signature=<redacted>",
+                value.get(..pos).unwrap_or_default()
+            ),
+            None => value.to_owned(),
+        };
+    }
+    if name.eq_ignore_ascii_case("X-Consul-Iam-Getentity-Headers") {
+        if let Ok(inner) = parse_header_json(value.as_bytes()) {
+            let redacted: Vec<(String, Vec<String>)> = inner
+                .iter()
+                .map(|(k, vs)| (k.clone(), vs.iter().map(|v| redact_value(k, v)).collect()))
+                .collect();
+            return go_json::header_map(&redacted);
+        }
+        return "<redacted>".to_owned();
+    }
+    value.to_owned()
 }
 
 /// The `SignedHeaders=` list of an `Authorization` header value.
@@ -335,6 +386,25 @@ mod tests {
             BearerToken::parse(&big),
             Err(TokenParseError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn debug_redacts_session_tokens_and_signatures() {
+        let mut t = sample();
+        t.headers.push((
+            "X-Amz-Security-Token".to_owned(),
+            vec!["SESSIONSECRET".to_owned()],
+        ));
+        let inner = r#"{"Authorization":["AWS4-HMAC-SHA256 Credential=A/1/r/iam/aws4_request, SignedHeaders=host, Signature=abcdef"],"X-Amz-Security-Token":["SESSIONSECRET"]}"#;
+        t.headers.push((
+            "X-Consul-Iam-Getentity-Headers".to_owned(),
+            vec![inner.to_owned()],
+        ));
+        let dbg = format!("{t:?}");
+        assert!(!dbg.contains("SESSIONSECRET"), "{dbg}");
+        assert!(!dbg.contains("abcdef"), "{dbg}");
+        assert!(dbg.contains("Signature=<redacted>"), "{dbg}");
+        assert!(dbg.contains("https://sts.amazonaws.com/"));
     }
 
     #[test]

@@ -322,3 +322,27 @@ async fn run_login_works_inside_a_runtime() {
     // The thread hop keeps block_on from panicking inside a tokio runtime.
     assert_eq!(iamconform_login::run_login(args(&["-h"])), 0);
 }
+
+#[test]
+fn sync_entry_points_take_an_injected_environment() {
+    let env = MapEnv::new().with("IAMCONFORM_MUTANT", "nope");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(
+        iamconform_login::run_logout_with(&[], &env, &mut out, &mut err),
+        2
+    );
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(
+        iamconform_login::run_login_with(
+            &args(&["-method", "m"]),
+            &MapEnv::new(),
+            &mut out,
+            &mut err
+        ),
+        1
+    );
+    assert_eq!(
+        String::from_utf8(err).unwrap(),
+        "Missing required '-token-sink-file' flag\n"
+    );
+}
