@@ -1,0 +1,83 @@
+//! A running embedded Consul on a loopback socket.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{ConsulConfig, ConsulState, StartError};
+use crate::http::router;
+
+/// A Consul serving HTTP until [`RunningConsul::shutdown`] (or drop).
+#[derive(Debug)]
+pub struct RunningConsul {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The shared state (store, clock, config).
+    pub state: ConsulState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningConsul {
+    /// Starts on `127.0.0.1:0`.
+    pub async fn start(config: ConsulConfig) -> Result<Self, StartError> {
+        Self::start_on(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// Starts on `addr`.
+    pub async fn start_on(config: ConsulConfig, addr: SocketAddr) -> Result<Self, StartError> {
+        let state = ConsulState::new(config)?;
+        Self::serve(state, addr).await
+    }
+
+    /// Serves an existing state (presets already applied) on `addr`.
+    pub async fn serve(state: ConsulState, addr: SocketAddr) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(Self {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving and waits for the server task.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningConsul {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
