@@ -5,6 +5,15 @@
 //! evaluation over [`Data`] through an [`Evaluator`]. Everything is pure and bounded
 //! ([`MAX_SELECTOR_LEN`], [`MAX_DEPTH`]).
 //!
+//! An empty selector is a syntax error here, as in go-bexpr; Consul itself treats an empty
+//! binding-rule selector as "match everything" before calling bexpr, and so must callers.
+//!
+//! Fidelity notes: syntax errors reproduce pigeon's texts (`1:10 (9): rule "grouping":
+//! Unmatched parentheses`, `1:4 (3): no match found, expected: "in", "not" or [ \t\r\n]`) and
+//! pass go-bexpr's own grammar-test vectors (minus the JSON-pointer `"/"` that later releases
+//! added); check errors reproduce `validate.go`; regex syntax errors beyond unbalanced
+//! parentheses carry Rust's cause text (UNVERIFIED vs. Go's RE2).
+//!
 //! ```
 //! use iamconform_bexpr::{Data, Evaluator, FieldKind, Schema, Value};
 //! let schema = Schema::new([("entity_name", FieldKind::String), ("entity_tags", FieldKind::StringMap)]);

@@ -8,6 +8,11 @@
 //! indexing parse but are not evaluated ([`HilError::Unsupported`]); Consul's variables are
 //! all strings, so these only matter for exotic templates.
 //!
+//! Texts follow hashicorp/hil: `parse error at 1:14: expected "}" but found end of string`
+//! (`parser/error.go`, `scanner/token.go`), `1:3: unknown variable accessed: x`
+//! (`check_identifier.go`, which `Eval` runs before its type check). Positions are HIL's:
+//! 1-based, columns in runes for text and identifiers, in bytes for punctuation.
+//!
 //! ```
 //! use std::collections::BTreeMap;
 //! let vars = BTreeMap::from([("entity_name".to_owned(), "My-Role".to_owned())]);
