@@ -291,3 +291,33 @@ async fn secrets_never_appear_in_debug_output() {
     let token = generate_bearer_token(&input).await.unwrap();
     assert_eq!(format!("{token:?}"), "<redacted>");
 }
+
+#[test]
+fn a_real_go_client_token_round_trips_byte_for_byte() {
+    // tests/it/vectors/SOURCE.md: a token written by consul-awsauth with aws-sdk-go v1.
+    let vector = include_str!("vectors/consul_awsauth_with_role.json");
+    let t = BearerToken::parse(vector).unwrap();
+    assert_eq!(t.url, "http://127.0.0.1:63696/sts/");
+    assert_eq!(
+        t.signed_headers(),
+        [
+            "content-length",
+            "content-type",
+            "host",
+            "x-amz-date",
+            "x-consul-iam-getentity-body",
+            "x-consul-iam-getentity-headers",
+            "x-consul-iam-getentity-method",
+            "x-consul-iam-getentity-url"
+        ]
+    );
+    let iam = embedded(&t).unwrap();
+    assert_eq!(
+        iam.body_text(),
+        "Action=GetRole&RoleName=my-role&Version=2010-05-08"
+    );
+    assert_eq!(iam.header("Content-Length"), Some("50"));
+    assert_eq!(scope(&iam).2, "us-east-1");
+    // Our Go-JSON rendering (key order, HTML escaping, base64) reproduces the Go bytes.
+    assert_eq!(t.render(), vector);
+}
