@@ -8,6 +8,8 @@
 //! The `server-id-*` mutants change nothing unless `-aws-server-id-header-value` is set, and
 //! the `entity-*` mutants nothing without `-aws-include-entity`. The GetCallerIdentity call that
 //! include-entity makes is always signed correctly: the bugs land in the token only.
+//! The symptoms in the AWS column were observed by replaying each mutant's STS and IAM
+//! requests against `iamconform-aws` (default configuration) the way Consul forwards them.
 //!
 //! | name | the bug | what a scenario should report |
 //! | --- | --- | --- |
@@ -17,17 +19,17 @@
 //! | `entity-headers-aws-spelling` | GetEntity headers spelled `X-Consul-IAM-GetEntity-*` in the header map | login fails: `missing header "X-Consul-IAM-GetEntity-Method"` |
 //! | `entity-headers-lowercase` | GetEntity headers spelled `x-consul-iam-getentity-*` in the header map | login fails: missing GetEntity header |
 //! | `entity-wrong-role-name` | GetRole asks for the last ARN segment (the session name for an assumed role) | IAM answers `NoSuchEntity` (or a different role): login fails |
-//! | `entity-getuser-for-role` | GetUser (`UserName=<role>`) sent for a role | IAM `ValidationError`/`NoSuchEntity`: login fails |
+//! | `entity-getuser-for-role` | GetUser (`UserName=<role>`) sent for a role | IAM `AccessDenied` (role lacks `iam:GetUser`) or `NoSuchEntity`: login fails |
 //! | `entity-unsigned` | embedded IAM request carries no `Authorization`/`X-Amz-Date` | IAM `MissingAuthenticationToken`: login fails |
 //! | `entity-server-id-missing` | server-id header not added to the embedded IAM request | login fails: server-id header missing on the IAM request |
 //! | `session-token-dropped` | temporary credentials used without `X-Amz-Security-Token` | STS `InvalidClientTokenId`: login fails |
-//! | `session-token-unsigned` | session token sent but not in `SignedHeaders` | STS rejects the signature/token: login fails |
-//! | `signing-region-wrong` | credential scope names another region (`us-west-2`, or `us-east-1` when the client region is `us-west-2`) | STS `SignatureDoesNotMatch` (credential scope region): login fails |
+//! | `session-token-unsigned` | session token sent but not in `SignedHeaders` | visible only in the token's `SignedHeaders`: the AWS emulator (like AWS for STS, UNVERIFIED) accepts an unsigned token |
+//! | `signing-region-wrong` | credential scope names another region (`us-west-2`, or `us-east-1` when the client region is `us-west-2`) | STS `SignatureDoesNotMatch` (credential scope region) where the endpoint enforces its region (emulator strict region mode); accepted by a lenient endpoint |
 //! | `signing-service-wrong` | STS request signed for service `iam` | STS `SignatureDoesNotMatch` (credential scope service): login fails |
 //! | `host-mismatch` | signed `host` differs from the URL host (`sts.amazonaws.com`, or `sts.us-east-1.amazonaws.com` when the URL already is the global host) | STS `SignatureDoesNotMatch`: login fails |
 //! | `date-stale-16m` | signing time 16 minutes in the past | STS `SignatureDoesNotMatch` "Signature expired": login fails |
 //! | `date-future-16m` | signing time 16 minutes in the future | STS `SignatureDoesNotMatch` "Signature not yet current": login fails |
-//! | `body-action-misspelt` | STS body `Action=GetCallerIdentty&…` | Consul rejects the body (only `GetCallerIdentity` allowed): login fails |
+//! | `body-action-misspelt` | STS body `Action=GetCallerIdentty&…` | Consul rejects the body (only `GetCallerIdentity` allowed); STS itself answers `InvalidAction`: login fails |
 //! | `body-extra-field` | STS body carries `&DurationSeconds=900` | Consul rejects the body (unexpected parameter): login fails |
 //! | `sts-url-query` | STS URL carries `?Action=GetCallerIdentity&Version=2011-06-15` | Consul rejects a query string in the URL: login fails |
 //! | `method-get` | STS request method `GET` | Consul rejects a non-POST method: login fails |
