@@ -65,7 +65,11 @@ struct Stub {
 
 async fn start_stub(sts: Reply, iam: Reply) -> Stub {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let state = StubState { sts, iam, seen: seen.clone() };
+    let state = StubState {
+        sts,
+        iam,
+        seen: seen.clone(),
+    };
     let app = Router::new().fallback(handle).with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -90,7 +94,11 @@ async fn handle(State(state): State<StubState>, req: Request) -> Response {
     } else {
         state.sts.clone()
     };
-    state.seen.lock().unwrap().push(Seen { host, uri: parts.uri.to_string(), body });
+    state.seen.lock().unwrap().push(Seen {
+        host,
+        uri: parts.uri.to_string(),
+        body,
+    });
     let mut b = Response::builder().status(reply.status);
     if let Some(ct) = reply.content_type {
         b = b.header("Content-Type", ct);
@@ -102,9 +110,11 @@ fn substitute(v: &Value, endpoint: &str) -> Value {
     match v {
         Value::String(s) => Value::String(s.replace("<STS_ENDPOINT>", endpoint)),
         Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, endpoint)).collect()),
-        Value::Object(m) => {
-            Value::Object(m.iter().map(|(k, x)| (k.clone(), substitute(x, endpoint))).collect())
-        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), substitute(x, endpoint)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -130,10 +140,14 @@ impl Tally {
             self.exact += 1;
             return;
         }
-        let allowed = PREFIX_OK.iter().find(|p| want.starts_with(*p) && got.starts_with(*p));
+        let allowed = PREFIX_OK
+            .iter()
+            .find(|p| want.starts_with(*p) && got.starts_with(*p));
         match allowed {
             Some(_) => self.prefix += 1,
-            None => self.failures.push(format!("{name}: want {want:?}, got {got:?}")),
+            None => self
+                .failures
+                .push(format!("{name}: want {want:?}, got {got:?}")),
         }
     }
 
@@ -157,7 +171,10 @@ fn lines(file: &str) -> Vec<Value> {
 /// The token's URL host, read from the (possibly upper-case) `iam_request_url` key.
 fn token_host(token: &str) -> Option<String> {
     let v: Value = serde_json::from_str(token).ok()?;
-    let (_, url) = v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case("iam_request_url"))?;
+    let (_, url) = v
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("iam_request_url"))?;
     let url = String::from_utf8(STANDARD.decode(url.as_str()?).ok()?).ok()?;
     let rest = url.split_once("://")?.1;
     Some(rest.split('/').next()?.to_owned())
@@ -166,14 +183,20 @@ fn token_host(token: &str) -> Option<String> {
 async fn run_verdict(case: &Value, tally: &mut Tally) {
     let name = case["name"].as_str().unwrap();
     let verdict = &case["verdict"];
-    let default_reply = Reply { status: 400, content_type: Some("text/plain".into()), body: "stub".into() };
+    let default_reply = Reply {
+        status: 400,
+        content_type: Some("text/plain".into()),
+        body: "stub".into(),
+    };
     let stub = start_stub(default_reply.clone(), default_reply).await;
     let config = substitute(&case["config"], &stub.url);
     let parsed = parse_config(&config);
     if verdict["stage"] == "config" {
         match parsed {
             Err(e) => tally.text(name, verdict["error"].as_str().unwrap(), &e.to_string()),
-            Ok(_) => tally.failures.push(format!("{name}: config accepted, want refusal")),
+            Ok(_) => tally
+                .failures
+                .push(format!("{name}: config accepted, want refusal")),
         }
         return;
     }
@@ -195,6 +218,10 @@ async fn run_verdict(case: &Value, tally: &mut Tally) {
             (Some(s), _) if s.host != want_host => {
                 Err(format!("Host {:?}, want {want_host:?}", s.host))
             }
+            // The stub has no path and the tokens' path is `/`: the joined path is `/`.
+            (Some(s), _) if s.uri != "/" => {
+                Err(format!("forwarded to path {:?}, want \"/\"", s.uri))
+            }
             (Some(s), _) if s.body.contains("GetRole") || s.body.contains("GetUser") => {
                 Err(format!("first request was not STS: {s:?}"))
             }
@@ -207,18 +234,26 @@ async fn run_verdict(case: &Value, tally: &mut Tally) {
     }
     let want = verdict["error"].as_str().unwrap();
     if !seen.is_empty() {
-        tally.failures.push(format!("{name}: structural refusal but the stub was called: {seen:?}"));
+        tally.failures.push(format!(
+            "{name}: structural refusal but the stub was called: {seen:?}"
+        ));
         return;
     }
     match result {
         Err(e) => tally.text(name, want, &e.to_string()),
-        Ok(id) => tally.failures.push(format!("{name}: accepted ({id:?}), want {want:?}")),
+        Ok(id) => tally
+            .failures
+            .push(format!("{name}: accepted ({id:?}), want {want:?}")),
     }
 }
 
 fn reply(v: &Value) -> Reply {
     if v.is_null() {
-        return Reply { status: 500, content_type: None, body: "no IAM response in this case".into() };
+        return Reply {
+            status: 500,
+            content_type: None,
+            body: "no IAM response in this case".into(),
+        };
     }
     Reply {
         status: u16::try_from(v["status"].as_u64().unwrap()).unwrap(),
@@ -250,8 +285,14 @@ fn build_token(entity_details: bool) -> String {
         });
         let m = headers.as_object_mut().unwrap();
         m.insert("X-Consul-Iam-Getentity-Method".into(), json!(["POST"]));
-        m.insert("X-Consul-Iam-Getentity-Url".into(), json!(["https://iam.amazonaws.com/"]));
-        m.insert("X-Consul-Iam-Getentity-Headers".into(), json!([iam_headers.to_string()]));
+        m.insert(
+            "X-Consul-Iam-Getentity-Url".into(),
+            json!(["https://iam.amazonaws.com/"]),
+        );
+        m.insert(
+            "X-Consul-Iam-Getentity-Headers".into(),
+            json!([iam_headers.to_string()]),
+        );
         m.insert(
             "X-Consul-Iam-Getentity-Body".into(),
             json!(["Action=GetRole&RoleName=corpus-role&Version=2010-05-08"]),
@@ -288,7 +329,11 @@ fn identity_matches(want: &Value, got: &Identity) -> Result<(), String> {
         entity_path: want["EntityPath"].as_str().unwrap().to_owned(),
         entity_tags: tags,
     };
-    if &expected == got { Ok(()) } else { Err(format!("identity {got:?}, want {expected:?}")) }
+    if &expected == got {
+        Ok(())
+    } else {
+        Err(format!("identity {got:?}, want {expected:?}"))
+    }
 }
 
 async fn run_response(case: &Value, tally: &mut Tally) {
@@ -308,7 +353,10 @@ async fn run_response(case: &Value, tally: &mut Tally) {
     match (verdict["ok"] == true, result) {
         (true, Ok(id)) => tally.ok(name, identity_matches(&verdict["identity"], &id)),
         (false, Err(e)) => {
-            let want = verdict["error"].as_str().unwrap().replace("<STS_ENDPOINT>", &stub.url);
+            let want = verdict["error"]
+                .as_str()
+                .unwrap()
+                .replace("<STS_ENDPOINT>", &stub.url);
             tally.text(name, &want, &e.to_string());
         }
         (true, Err(e)) => tally.failures.push(format!("{name}: refused: {e}")),
@@ -337,6 +385,10 @@ async fn consul_corpus() {
         println!("  MISMATCH {f}");
     }
     assert_eq!(total, 135, "corpus size changed");
-    assert!(tally.failures.is_empty(), "{} corpus mismatches", tally.failures.len());
+    assert!(
+        tally.failures.is_empty(),
+        "{} corpus mismatches",
+        tally.failures.len()
+    );
     assert_eq!(matched, total);
 }

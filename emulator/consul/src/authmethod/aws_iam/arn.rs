@@ -50,7 +50,10 @@ impl fmt::Display for ArnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ArnError::PartCount(n) => {
-                write!(f, "unrecognized arn: contains {n} colon-separated parts, expected 6")
+                write!(
+                    f,
+                    "unrecognized arn: contains {n} colon-separated parts, expected 6"
+                )
             }
             ArnError::NoArnPrefix => f.write_str("unrecognized arn: does not begin with \"arn:\""),
             ArnError::MissingPartition(a) => {
@@ -60,17 +63,33 @@ impl fmt::Display for ArnError {
                 write!(f, "unrecognized service: {s}, not one of iam or sts")
             }
             ArnError::MissingAccount(a) => {
-                write!(f, "unrecognized arn: {} is missing the account number", quote(a))
+                write!(
+                    f,
+                    "unrecognized arn: {} is missing the account number",
+                    quote(a)
+                )
             }
             ArnError::TooFewSlashParts(r) => {
-                write!(f, "unrecognized arn: {} contains fewer than 2 slash-separated parts", quote(r))
+                write!(
+                    f,
+                    "unrecognized arn: {} contains fewer than 2 slash-separated parts",
+                    quote(r)
+                )
             }
             ArnError::TooFewAssumedRoleParts(r) => {
-                write!(f, "unrecognized arn: {} contains fewer than 3 slash-separated parts", quote(r))
+                write!(
+                    f,
+                    "unrecognized arn: {} contains fewer than 3 slash-separated parts",
+                    quote(r)
+                )
             }
             ArnError::UnrecognizedType(t) => write!(f, "unrecognized principal type: {}", quote(t)),
             ArnError::MissingName(a) => {
-                write!(f, "unrecognized arn: {} is missing the resource name", quote(a))
+                write!(
+                    f,
+                    "unrecognized arn: {} is missing the resource name",
+                    quote(a)
+                )
             }
         }
     }
@@ -107,7 +126,10 @@ pub(crate) fn parse_arn(arn: &str) -> Result<ParsedArn, ArnError> {
         partition: (*partition).to_owned(),
         account_number: (*account).to_owned(),
         entity_type: (*first).to_owned(),
-        path: pieces.get(1..pieces.len() - 1).unwrap_or_default().join("/"),
+        path: pieces
+            .get(1..pieces.len() - 1)
+            .unwrap_or_default()
+            .join("/"),
         friendly_name: (*last).to_owned(),
         session_info: String::new(),
     };
@@ -133,8 +155,15 @@ impl ParsedArn {
     /// `arn:<partition>:iam::<account>:<role|user>/<name>`: path and region dropped, assumed
     /// roles mapped to their role.
     pub(crate) fn canonical_arn(&self) -> String {
-        let ty = if self.entity_type == "assumed-role" { "role" } else { &self.entity_type };
-        format!("arn:{}:iam::{}:{}/{}", self.partition, self.account_number, ty, self.friendly_name)
+        let ty = if self.entity_type == "assumed-role" {
+            "role"
+        } else {
+            &self.entity_type
+        };
+        format!(
+            "arn:{}:iam::{}:{}/{}",
+            self.partition, self.account_number, ty, self.friendly_name
+        )
     }
 }
 
@@ -159,17 +188,67 @@ mod tests {
     fn valid_arns_parse() {
         // Spec §7.6 valid vectors.
         let cases = [
-            ("arn:aws:sts::000000000000:assumed-role/my-role/session-name", "assumed-role", "", "my-role", "session-name"),
-            ("arn:aws:iam::000000000000:role/my-role", "role", "", "my-role", ""),
-            ("arn:aws:iam::000000000000:user/my-user", "user", "", "my-user", ""),
-            ("arn:aws:iam::000000000000:role/path/my-role", "role", "path", "my-role", ""),
-            ("arn:aws:iam::000000000000:role/path/to/my-role", "role", "path/to", "my-role", ""),
-            ("arn:aws:iam::000000000000:role/a/b/c/my-role", "role", "a/b/c", "my-role", ""),
-            ("arn:aws:iam::000000000000:user/path/my-user", "user", "path", "my-user", ""),
+            (
+                "arn:aws:sts::000000000000:assumed-role/my-role/session-name",
+                "assumed-role",
+                "",
+                "my-role",
+                "session-name",
+            ),
+            (
+                "arn:aws:iam::000000000000:role/my-role",
+                "role",
+                "",
+                "my-role",
+                "",
+            ),
+            (
+                "arn:aws:iam::000000000000:user/my-user",
+                "user",
+                "",
+                "my-user",
+                "",
+            ),
+            (
+                "arn:aws:iam::000000000000:role/path/my-role",
+                "role",
+                "path",
+                "my-role",
+                "",
+            ),
+            (
+                "arn:aws:iam::000000000000:role/path/to/my-role",
+                "role",
+                "path/to",
+                "my-role",
+                "",
+            ),
+            (
+                "arn:aws:iam::000000000000:role/a/b/c/my-role",
+                "role",
+                "a/b/c",
+                "my-role",
+                "",
+            ),
+            (
+                "arn:aws:iam::000000000000:user/path/my-user",
+                "user",
+                "path",
+                "my-user",
+                "",
+            ),
         ];
         for (arn, ty, path, name, session) in cases {
             let p = parse_arn(arn).unwrap();
-            assert_eq!((p.entity_type.as_str(), p.path.as_str(), p.friendly_name.as_str()), (ty, path, name), "{arn}");
+            assert_eq!(
+                (
+                    p.entity_type.as_str(),
+                    p.path.as_str(),
+                    p.friendly_name.as_str()
+                ),
+                (ty, path, name),
+                "{arn}"
+            );
             assert_eq!(p.session_info, session);
             assert_eq!(p.partition, "aws");
             assert_eq!(p.account_number, "000000000000");
@@ -179,22 +258,70 @@ mod tests {
     #[test]
     fn invalid_arns_are_refused_with_consul_texts() {
         let cases = [
-            ("", "unrecognized arn: contains 1 colon-separated parts, expected 6"),
-            ("*", "unrecognized arn: contains 1 colon-separated parts, expected 6"),
-            ("aws:iam::000000000000:role/r", "unrecognized arn: contains 5 colon-separated parts, expected 6"),
-            ("nra:aws:iam::000000000000:role/r", "unrecognized arn: does not begin with \"arn:\""),
-            ("arn::iam::000000000000:role/r", "unrecognized arn: \"arn::iam::000000000000:role/r\" is missing the partition"),
-            ("arn:aws:::000000000000:role/r", "unrecognized service: , not one of iam or sts"),
-            ("arn:aws:sts:000000000000:assumed-role/r/s", "unrecognized arn: contains 5 colon-separated parts, expected 6"),
-            ("arn:aws:iam:::role/r", "unrecognized arn: \"arn:aws:iam:::role/r\" is missing the account number"),
-            ("arn:aws:iam::000000000000:", "unrecognized arn: \"\" contains fewer than 2 slash-separated parts"),
-            ("arn:aws:sts::000000000000:assumed-role/r", "unrecognized arn: \"assumed-role/r\" contains fewer than 3 slash-separated parts"),
-            ("arn:aws:iam::000000000000:role", "unrecognized arn: \"role\" contains fewer than 2 slash-separated parts"),
-            ("arn:aws:iam::000000000000:role/", "unrecognized arn: \"arn:aws:iam::000000000000:role/\" is missing the resource name"),
-            ("arn:aws:iam::000000000000:user", "unrecognized arn: \"user\" contains fewer than 2 slash-separated parts"),
-            ("arn:aws:iam::000000000000:user/", "unrecognized arn: \"arn:aws:iam::000000000000:user/\" is missing the resource name"),
-            ("arn:aws:ecs:us-east-1:000000000000:task/my-task/abc", "unrecognized service: ecs, not one of iam or sts"),
-            ("arn:aws:iam::1:instance-profile/x", "unrecognized principal type: \"instance-profile\""),
+            (
+                "",
+                "unrecognized arn: contains 1 colon-separated parts, expected 6",
+            ),
+            (
+                "*",
+                "unrecognized arn: contains 1 colon-separated parts, expected 6",
+            ),
+            (
+                "aws:iam::000000000000:role/r",
+                "unrecognized arn: contains 5 colon-separated parts, expected 6",
+            ),
+            (
+                "nra:aws:iam::000000000000:role/r",
+                "unrecognized arn: does not begin with \"arn:\"",
+            ),
+            (
+                "arn::iam::000000000000:role/r",
+                "unrecognized arn: \"arn::iam::000000000000:role/r\" is missing the partition",
+            ),
+            (
+                "arn:aws:::000000000000:role/r",
+                "unrecognized service: , not one of iam or sts",
+            ),
+            (
+                "arn:aws:sts:000000000000:assumed-role/r/s",
+                "unrecognized arn: contains 5 colon-separated parts, expected 6",
+            ),
+            (
+                "arn:aws:iam:::role/r",
+                "unrecognized arn: \"arn:aws:iam:::role/r\" is missing the account number",
+            ),
+            (
+                "arn:aws:iam::000000000000:",
+                "unrecognized arn: \"\" contains fewer than 2 slash-separated parts",
+            ),
+            (
+                "arn:aws:sts::000000000000:assumed-role/r",
+                "unrecognized arn: \"assumed-role/r\" contains fewer than 3 slash-separated parts",
+            ),
+            (
+                "arn:aws:iam::000000000000:role",
+                "unrecognized arn: \"role\" contains fewer than 2 slash-separated parts",
+            ),
+            (
+                "arn:aws:iam::000000000000:role/",
+                "unrecognized arn: \"arn:aws:iam::000000000000:role/\" is missing the resource name",
+            ),
+            (
+                "arn:aws:iam::000000000000:user",
+                "unrecognized arn: \"user\" contains fewer than 2 slash-separated parts",
+            ),
+            (
+                "arn:aws:iam::000000000000:user/",
+                "unrecognized arn: \"arn:aws:iam::000000000000:user/\" is missing the resource name",
+            ),
+            (
+                "arn:aws:ecs:us-east-1:000000000000:task/my-task/abc",
+                "unrecognized service: ecs, not one of iam or sts",
+            ),
+            (
+                "arn:aws:iam::1:instance-profile/x",
+                "unrecognized principal type: \"instance-profile\"",
+            ),
         ];
         for (arn, want) in cases {
             assert_eq!(parse_arn(arn).unwrap_err().to_string(), want, "{arn}");
@@ -204,10 +331,22 @@ mod tests {
     #[test]
     fn canonical_arns_drop_path_and_session() {
         let c = |a: &str| parse_arn(a).unwrap().canonical_arn();
-        assert_eq!(c("arn:aws:sts::000000000000:assumed-role/my-role/session-name"), "arn:aws:iam::000000000000:role/my-role");
-        assert_eq!(c("arn:aws:iam::000000000000:role/path/to/my-role"), "arn:aws:iam::000000000000:role/my-role");
-        assert_eq!(c("arn:aws:iam::000000000000:user/path/to/my-user"), "arn:aws:iam::000000000000:user/my-user");
-        assert_eq!(c("arn:aws-cn:iam:cn-north-1:000000000000:user/u"), "arn:aws-cn:iam::000000000000:user/u");
+        assert_eq!(
+            c("arn:aws:sts::000000000000:assumed-role/my-role/session-name"),
+            "arn:aws:iam::000000000000:role/my-role"
+        );
+        assert_eq!(
+            c("arn:aws:iam::000000000000:role/path/to/my-role"),
+            "arn:aws:iam::000000000000:role/my-role"
+        );
+        assert_eq!(
+            c("arn:aws:iam::000000000000:user/path/to/my-user"),
+            "arn:aws:iam::000000000000:user/my-user"
+        );
+        assert_eq!(
+            c("arn:aws-cn:iam:cn-north-1:000000000000:user/u"),
+            "arn:aws-cn:iam::000000000000:user/u"
+        );
     }
 
     #[test]

@@ -73,9 +73,9 @@ impl fmt::Display for ConfigError {
             ConfigError::WildcardWithoutDetails => f.write_str(
                 "must set EnableIAMEntityDetails=true to use wildcards in BoundIAMPrincipalARNs",
             ),
-            ConfigError::WildcardNotAtEnd => {
-                f.write_str("only one wildcard is allowed at the end of the bound IAM principal ARN")
-            }
+            ConfigError::WildcardNotAtEnd => f.write_str(
+                "only one wildcard is allowed at the end of the bound IAM principal ARN",
+            ),
             ConfigError::InvalidPrincipalArn(a) => write!(f, "invalid principal ARN: {}", quote(a)),
             ConfigError::TagsWithoutDetails => {
                 f.write_str("must set EnableIAMEntityDetails=true to use IAMEntityTags")
@@ -165,7 +165,9 @@ fn decode(raw: &Value) -> Result<AwsIamConfig, String> {
         if let Some(u) = used.get_mut(idx) {
             *u = true;
         }
-        let Some(value) = map.values().nth(idx) else { continue };
+        let Some(value) = map.values().nth(idx) else {
+            continue;
+        };
         if value.is_null() {
             continue;
         }
@@ -177,15 +179,21 @@ fn decode(raw: &Value) -> Result<AwsIamConfig, String> {
             "AllowedSTSHeaderValues" => {
                 decode_string_slice(field, value).map(|v| c.allowed_sts_header_values = v)
             }
-            "EnableIAMEntityDetails" => {
-                decode_bool(field, value).map(|v| c.enable_iam_entity_details = v).map_err(|e| vec![e])
-            }
-            "MaxRetries" => decode_int(field, value).map(|v| c.max_retries = v).map_err(|e| vec![e]),
-            "ServerIDHeaderValue" => {
-                decode_string(field, value).map(|v| c.server_id_header_value = v).map_err(|e| vec![e])
-            }
-            "IAMEndpoint" => decode_string(field, value).map(|v| c.iam_endpoint = v).map_err(|e| vec![e]),
-            "STSEndpoint" => decode_string(field, value).map(|v| c.sts_endpoint = v).map_err(|e| vec![e]),
+            "EnableIAMEntityDetails" => decode_bool(field, value)
+                .map(|v| c.enable_iam_entity_details = v)
+                .map_err(|e| vec![e]),
+            "MaxRetries" => decode_int(field, value)
+                .map(|v| c.max_retries = v)
+                .map_err(|e| vec![e]),
+            "ServerIDHeaderValue" => decode_string(field, value)
+                .map(|v| c.server_id_header_value = v)
+                .map_err(|e| vec![e]),
+            "IAMEndpoint" => decode_string(field, value)
+                .map(|v| c.iam_endpoint = v)
+                .map_err(|e| vec![e]),
+            "STSEndpoint" => decode_string(field, value)
+                .map(|v| c.sts_endpoint = v)
+                .map_err(|e| vec![e]),
             _ => Ok(()),
         };
         if let Err(mut e) = result {
@@ -207,7 +215,11 @@ fn decode(raw: &Value) -> Result<AwsIamConfig, String> {
     }
     let mut points: Vec<String> = errors.iter().map(|e| format!("* {e}")).collect();
     points.sort();
-    Err(format!("{} error(s) decoding:\n\n{}", errors.len(), points.join("\n")))
+    Err(format!(
+        "{} error(s) decoding:\n\n{}",
+        errors.len(),
+        points.join("\n")
+    ))
 }
 
 /// Go's `reflect.Kind` name of a JSON value decoded into `interface{}`.
@@ -243,8 +255,10 @@ fn go_value(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Array(a) => format!("[{}]", a.iter().map(go_value).collect::<Vec<_>>().join(" ")),
         Value::Object(m) => {
-            let mut pairs: Vec<String> =
-                m.iter().map(|(k, v)| format!("{k}:{}", go_value(v))).collect();
+            let mut pairs: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", go_value(v)))
+                .collect();
             pairs.sort();
             format!("map[{}]", pairs.join(" "))
         }
@@ -304,12 +318,18 @@ fn decode_bool(name: &str, v: &Value) -> Result<bool, String> {
 fn decode_int(name: &str, v: &Value) -> Result<i64, String> {
     match v {
         // JSON numbers arrive as float64; mapstructure truncates them.
-        Value::Number(n) => Ok(n.as_i64().unwrap_or_else(|| n.as_f64().unwrap_or_default() as i64)),
+        Value::Number(n) => Ok(n
+            .as_i64()
+            .unwrap_or_else(|| n.as_f64().unwrap_or_default() as i64)),
         Value::Bool(b) => Ok(i64::from(*b)),
         Value::String(s) => {
             let text = if s.is_empty() { "0" } else { s.as_str() };
-            parse_go_int(text)
-                .map_err(|e| format!("cannot parse '{name}' as int: strconv.ParseInt: parsing {}: {e}", quote(text)))
+            parse_go_int(text).map_err(|e| {
+                format!(
+                    "cannot parse '{name}' as int: strconv.ParseInt: parsing {}: {e}",
+                    quote(text)
+                )
+            })
         }
         other => Err(unconvertible(name, "int", other)),
     }
@@ -350,7 +370,11 @@ fn parse_go_int(s: &str) -> Result<i64, &'static str> {
         return Err(SYNTAX);
     }
     let magnitude = u128::from_str_radix(&clean, radix).map_err(|_| "value out of range")?;
-    let value = if neg { -(magnitude as i128) } else { magnitude as i128 };
+    let value = if neg {
+        -(magnitude as i128)
+    } else {
+        magnitude as i128
+    };
     i64::try_from(value).map_err(|_| "value out of range")
 }
 
@@ -376,7 +400,11 @@ fn decode_string_slice(name: &str, v: &Value) -> Result<Vec<String>, Vec<String>
             }
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 #[cfg(test)]
@@ -406,8 +434,18 @@ mod tests {
         assert!(c.enable_iam_entity_details);
         assert_eq!(c.iam_entity_tags, vec!["a".to_owned(), "5".to_owned()]);
         assert_eq!(c.server_id_header_value, "12");
-        assert_eq!(parse_config(&json!({"BoundIAMPrincipalARNs": [ROLE], "MaxRetries": 2.9})).unwrap().max_retries, 2);
-        assert_eq!(parse_config(&json!({"BoundIAMPrincipalARNs": [ROLE], "MaxRetries": "0x10"})).unwrap().max_retries, 16);
+        assert_eq!(
+            parse_config(&json!({"BoundIAMPrincipalARNs": [ROLE], "MaxRetries": 2.9}))
+                .unwrap()
+                .max_retries,
+            2
+        );
+        assert_eq!(
+            parse_config(&json!({"BoundIAMPrincipalARNs": [ROLE], "MaxRetries": "0x10"}))
+                .unwrap()
+                .max_retries,
+            16
+        );
     }
 
     #[test]
@@ -421,16 +459,27 @@ mod tests {
             "error decoding config: 1 error(s) decoding:\n\n* 'MaxRetries' expected type 'int', got unconvertible type '[]interface {}', value: '[1 2]'"
         );
         assert_eq!(
-            err(json!({"BoundIAMPrincipalARNs": [ROLE], "MaxRetries": "x", "STSRegion": "us-east-1"})),
+            err(
+                json!({"BoundIAMPrincipalARNs": [ROLE], "MaxRetries": "x", "STSRegion": "us-east-1"})
+            ),
             "error decoding config: 2 error(s) decoding:\n\n* '' has invalid keys: STSRegion\n* cannot parse 'MaxRetries' as int: strconv.ParseInt: parsing \"x\": invalid syntax"
         );
-        assert_eq!(err(json!("x")), "error decoding config: '' expected a map, got 'string'");
+        assert_eq!(
+            err(json!("x")),
+            "error decoding config: '' expected a map, got 'string'"
+        );
     }
 
     #[test]
     fn validation_order_and_texts() {
-        assert_eq!(err(json!({})), "BoundIAMPrincipalARNs is required and must have at least 1 entry");
-        assert_eq!(err(Value::Null), "BoundIAMPrincipalARNs is required and must have at least 1 entry");
+        assert_eq!(
+            err(json!({})),
+            "BoundIAMPrincipalARNs is required and must have at least 1 entry"
+        );
+        assert_eq!(
+            err(Value::Null),
+            "BoundIAMPrincipalARNs is required and must have at least 1 entry"
+        );
         // Two faults: the wildcard check runs before the ARN parse of the same entry.
         assert_eq!(
             err(json!({"BoundIAMPrincipalARNs": ["bad*"]})),
@@ -438,15 +487,21 @@ mod tests {
         );
         // Two faults: ARNs are checked before tags, tags before endpoints.
         assert_eq!(
-            err(json!({"BoundIAMPrincipalARNs": ["x"], "IAMEntityTags": ["t"], "STSEndpoint": "::"})),
+            err(
+                json!({"BoundIAMPrincipalARNs": ["x"], "IAMEntityTags": ["t"], "STSEndpoint": "::"})
+            ),
             "invalid principal ARN: \"x\""
         );
         assert_eq!(
-            err(json!({"BoundIAMPrincipalARNs": [ROLE], "IAMEntityTags": ["t"], "STSEndpoint": "::"})),
+            err(
+                json!({"BoundIAMPrincipalARNs": [ROLE], "IAMEntityTags": ["t"], "STSEndpoint": "::"})
+            ),
             "must set EnableIAMEntityDetails=true to use IAMEntityTags"
         );
         assert_eq!(
-            err(json!({"BoundIAMPrincipalARNs": [ROLE], "STSEndpoint": "not a url", "IAMEndpoint": "::"})),
+            err(
+                json!({"BoundIAMPrincipalARNs": [ROLE], "STSEndpoint": "not a url", "IAMEndpoint": "::"})
+            ),
             "error STSEndpoint is invalid: url is invalid: \"not a url\""
         );
         assert!(parse_config(&json!({"BoundIAMPrincipalARNs": ["arn:aws:iam::1:*"], "EnableIAMEntityDetails": true, "STSEndpoint": "http://localhost:4566/sts"})).is_ok());

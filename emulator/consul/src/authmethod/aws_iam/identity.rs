@@ -98,7 +98,10 @@ pub fn blank_identity(config: &AwsIamConfig) -> AuthIdentity {
             tags.insert(key.clone(), String::new());
         }
     }
-    AuthIdentity { selectable: selectable("", "", "", String::new(), Some(tags)), vars }
+    AuthIdentity {
+        selectable: selectable("", "", "", String::new(), Some(tags)),
+        vars,
+    }
 }
 
 fn selectable(
@@ -126,8 +129,16 @@ mod tests {
             entity_name: "my-role".into(),
             entity_id: "AAAsomeuniqueid".into(),
             account_id: "1234567890".into(),
-            entity_path: if tags.is_some() { "some/path".into() } else { String::new() },
-            entity_tags: tags.map(|t| t.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+            entity_path: if tags.is_some() {
+                "some/path".into()
+            } else {
+                String::new()
+            },
+            entity_tags: tags.map(|t| {
+                t.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect()
+            }),
         }
     }
 
@@ -149,12 +160,17 @@ mod tests {
             iam_entity_tags: vec!["service-name".into(), "absent".into()],
             ..AwsIamConfig::default()
         };
-        let p = project(&identity(Some(&[("service-name", "my-service"), ("env", "my-env")])), &config);
+        let p = project(
+            &identity(Some(&[("service-name", "my-service"), ("env", "my-env")])),
+            &config,
+        );
         assert_eq!(p.vars["entity_path"], "some/path");
         assert_eq!(p.vars["entity_tags.service-name"], "my-service");
         assert_eq!(p.vars["entity_tags.absent"], "");
         assert!(!p.vars.contains_key("entity_tags.env"));
-        let Value::Map(Some(tags)) = &p.selectable["entity_tags"] else { panic!("map expected") };
+        let Value::Map(Some(tags)) = &p.selectable["entity_tags"] else {
+            panic!("map expected")
+        };
         assert_eq!(tags.len(), 2);
     }
 
@@ -163,7 +179,10 @@ mod tests {
     fn blank_identity_has_configured_keys() {
         let off = blank_identity(&AwsIamConfig::default());
         assert_eq!(off.vars.len(), 3);
-        assert_eq!(off.selectable["entity_tags"], Value::Map(Some(BTreeMap::new())));
+        assert_eq!(
+            off.selectable["entity_tags"],
+            Value::Map(Some(BTreeMap::new()))
+        );
         let config = AwsIamConfig {
             enable_iam_entity_details: true,
             iam_entity_tags: vec!["a".into()],

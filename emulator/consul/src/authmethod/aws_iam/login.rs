@@ -165,7 +165,12 @@ impl Validator {
         // Step 17: the identity from STS.
         let mut identity = Identity {
             entity_name: entity.friendly_name.clone(),
-            entity_id: caller.user_id.split(':').next().unwrap_or_default().to_owned(),
+            entity_id: caller
+                .user_id
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
             account_id: caller.account.clone(),
             entity_path: String::new(),
             entity_tags: None,
@@ -174,7 +179,9 @@ impl Validator {
         // Step 18: with details, the embedded IAM request.
         if c.enable_iam_entity_details {
             let Some((iam, kind)) = &token.entity else {
-                return Err(LoginError::Internal("entity request missing with details enabled"));
+                return Err(LoginError::Internal(
+                    "entity request missing with details enabled",
+                ));
             };
             let iam_req = build_forward_request(iam, &c.iam_endpoint)?;
             if !c.server_id_header_value.is_empty() {
@@ -205,7 +212,9 @@ fn is_trusted(c: &AwsIamConfig, client_arn: &str) -> bool {
     }
     c.enable_iam_entity_details
         && c.bound_iam_principal_arns.iter().any(|a| {
-            a.len() >= 2 && a.strip_suffix('*').is_some_and(|prefix| client_arn.starts_with(prefix))
+            a.len() >= 2
+                && a.strip_suffix('*')
+                    .is_some_and(|prefix| client_arn.starts_with(prefix))
         })
 }
 
@@ -223,7 +232,10 @@ fn check_server_id(headers: &HeaderList, url: &GoUrl, expected: &str) -> Result<
     }
     // Step 2: exact, case-sensitive value.
     if provided != expected {
-        return Err(LoginError::ServerIdMismatch { expected: expected.to_owned(), got: provided });
+        return Err(LoginError::ServerIdMismatch {
+            expected: expected.to_owned(),
+            got: provided,
+        });
     }
     // Step 3: the header must be signed.
     if let Some((_, values)) = headers.iter().find(|(k, _)| k == "Authorization") {
@@ -280,35 +292,97 @@ mod tests {
     use crate::authmethod::aws_iam::token::test_helpers::*;
 
     fn h(pairs: &[(&str, &str)]) -> HeaderList {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), vec![(*v).to_owned()])).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), vec![(*v).to_owned()]))
+            .collect()
     }
 
     /// consul-awsauth `TestValidateHeaderValueWithRequest`.
     #[test]
     fn server_id_table() {
         let u = url::parse("https://sts.amazonaws.com/").unwrap();
-        let ok = h(&[("X-Consul-Iam-Serverid", "v"), ("Authorization", "AWS4-HMAC-SHA256 Credential=x, SignedHeaders=host;x-consul-iam-serverid, Signature=y")]);
+        let ok = h(&[
+            ("X-Consul-Iam-Serverid", "v"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=x, SignedHeaders=host;x-consul-iam-serverid, Signature=y",
+            ),
+        ]);
         assert_eq!(check_server_id(&ok, &u, "v"), Ok(()));
-        let lower = h(&[("x-consul-iam-serverid", "v"), ("Authorization", "SignedHeaders=x-consul-iam-serverid")]);
+        let lower = h(&[
+            ("x-consul-iam-serverid", "v"),
+            ("Authorization", "SignedHeaders=x-consul-iam-serverid"),
+        ]);
         assert_eq!(check_server_id(&lower, &u, "v"), Ok(()));
-        let e = |headers: &HeaderList, u: &GoUrl| check_server_id(headers, u, "v").unwrap_err().to_string();
-        assert_eq!(e(&h(&[("Authorization", "SignedHeaders=host")]), &u), "missing header \"X-Consul-IAM-ServerID\"");
-        assert_eq!(e(&h(&[("X-Consul-Iam-Serverid", "")]), &u), "missing header \"X-Consul-IAM-ServerID\"");
-        assert_eq!(e(&h(&[("X-Consul-Iam-Serverid", "w")]), &u), "expected \"v\" but got \"w\"");
-        let two = vec![("X-Consul-Iam-Serverid".to_owned(), vec!["v".to_owned(), "v".to_owned()])];
+        let e = |headers: &HeaderList, u: &GoUrl| {
+            check_server_id(headers, u, "v").unwrap_err().to_string()
+        };
+        assert_eq!(
+            e(&h(&[("Authorization", "SignedHeaders=host")]), &u),
+            "missing header \"X-Consul-IAM-ServerID\""
+        );
+        assert_eq!(
+            e(&h(&[("X-Consul-Iam-Serverid", "")]), &u),
+            "missing header \"X-Consul-IAM-ServerID\""
+        );
+        assert_eq!(
+            e(&h(&[("X-Consul-Iam-Serverid", "w")]), &u),
+            "expected \"v\" but got \"w\""
+        );
+        let two = vec![(
+            "X-Consul-Iam-Serverid".to_owned(),
+            vec!["v".to_owned(), "v".to_owned()],
+        )];
         assert_eq!(e(&two, &u), "expected \"v\" but got \"v,v\"");
-        assert_eq!(e(&h(&[("X-Consul-Iam-Serverid", "v"), ("Authorization", "SignedHeaders=host;other-header")]), &u), "header wasn't signed");
-        assert_eq!(e(&h(&[("X-Consul-Iam-Serverid", "v"), ("Authorization", "AWS4 Credential=x")]), &u), "server id header wasn't signed");
-        assert_eq!(e(&h(&[("X-Consul-Iam-Serverid", "v")]), &u), "missing Authorization header");
-        let q = url::parse("https://sts.amazonaws.com/?X-Amz-SignedHeaders=host%3Bx-consul-iam-serverid").unwrap();
-        assert_eq!(e(&h(&[("X-Consul-Iam-Serverid", "v")]), &q), "URL query parameters are not allowed for header validation: found \"X-Amz-SignedHeaders=host%3Bx-consul-iam-serverid\"");
+        assert_eq!(
+            e(
+                &h(&[
+                    ("X-Consul-Iam-Serverid", "v"),
+                    ("Authorization", "SignedHeaders=host;other-header")
+                ]),
+                &u
+            ),
+            "header wasn't signed"
+        );
+        assert_eq!(
+            e(
+                &h(&[
+                    ("X-Consul-Iam-Serverid", "v"),
+                    ("Authorization", "AWS4 Credential=x")
+                ]),
+                &u
+            ),
+            "server id header wasn't signed"
+        );
+        assert_eq!(
+            e(&h(&[("X-Consul-Iam-Serverid", "v")]), &u),
+            "missing Authorization header"
+        );
+        let q = url::parse(
+            "https://sts.amazonaws.com/?X-Amz-SignedHeaders=host%3Bx-consul-iam-serverid",
+        )
+        .unwrap();
+        assert_eq!(
+            e(&h(&[("X-Consul-Iam-Serverid", "v")]), &q),
+            "URL query parameters are not allowed for header validation: found \"X-Amz-SignedHeaders=host%3Bx-consul-iam-serverid\""
+        );
     }
 
     #[test]
     fn signed_headers_regex_semantics() {
-        assert_eq!(signed_headers("a, SignedHeaders=x;y, Signature=z"), Some("x;y"));
-        assert_eq!(signed_headers("SignedHeaders=a, SignedHeaders=b, S=1"), Some("b"));
-        assert_eq!(signed_headers("SignedHeaders=a, SignedHeaders=,"), Some("a"));
+        assert_eq!(
+            signed_headers("a, SignedHeaders=x;y, Signature=z"),
+            Some("x;y")
+        );
+        assert_eq!(
+            signed_headers("SignedHeaders=a, SignedHeaders=b, S=1"),
+            Some("b")
+        );
+        assert_eq!(
+            signed_headers("SignedHeaders=a, SignedHeaders=,"),
+            Some("a")
+        );
         assert_eq!(signed_headers("SignedHeaders=,"), None);
         assert_eq!(signed_headers("x\nSignedHeaders=q"), Some("q"));
     }
@@ -316,12 +390,18 @@ mod tests {
     #[test]
     fn trust_rules() {
         let c = AwsIamConfig {
-            bound_iam_principal_arns: vec!["arn:aws:iam::1:role/a".into(), "arn:aws:iam::1:role/ecs/*".into()],
+            bound_iam_principal_arns: vec![
+                "arn:aws:iam::1:role/a".into(),
+                "arn:aws:iam::1:role/ecs/*".into(),
+            ],
             ..AwsIamConfig::default()
         };
         assert!(is_trusted(&c, "arn:aws:iam::1:role/a"));
         assert!(!is_trusted(&c, "arn:aws:iam::1:role/ecs/x"));
-        let d = AwsIamConfig { enable_iam_entity_details: true, ..c };
+        let d = AwsIamConfig {
+            enable_iam_entity_details: true,
+            ..c
+        };
         assert!(is_trusted(&d, "arn:aws:iam::1:role/ecs/x"));
         assert!(!is_trusted(&d, "arn:aws:iam::1:role/other/x"));
         assert!(!is_trusted(&d, "arn:aws:iam::1:role/A"));
@@ -343,7 +423,12 @@ mod tests {
     async fn login_without_details() {
         let stub = Stub::start(vec![Reply::xml(200, STS_OK)]).await;
         let v = Validator::new(config(&stub), Outbound::default());
-        let t = token("POST", "https://sts.amazonaws.com/", &sts_headers("sid"), STS_BODY);
+        let t = token(
+            "POST",
+            "https://sts.amazonaws.com/",
+            &sts_headers("sid"),
+            STS_BODY,
+        );
         let id = v.validate_login(&t).await.unwrap();
         assert_eq!(id.entity_name, "r");
         assert_eq!(id.entity_id, "AROAX");
@@ -361,23 +446,46 @@ mod tests {
             ..config(&stub)
         };
         let v = Validator::new(c.clone(), Outbound::default());
-        let headers = entity_headers("sid", "https://iam.amazonaws.com/", "Action=GetRole&RoleName=r");
+        let headers = entity_headers(
+            "sid",
+            "https://iam.amazonaws.com/",
+            "Action=GetRole&RoleName=r",
+        );
         let t = token("POST", "https://sts.amazonaws.com/", &headers, STS_BODY);
         let id = v.validate_login(&t).await.unwrap();
         assert_eq!(id.entity_path, "/p/");
-        assert_eq!(id.entity_tags, Some(BTreeMap::from([("k".to_owned(), "v".to_owned())])));
+        assert_eq!(
+            id.entity_tags,
+            Some(BTreeMap::from([("k".to_owned(), "v".to_owned())]))
+        );
         assert_eq!(stub.seen().len(), 2);
 
         // Two faults (wrong server id and a host STS would refuse): the server-id check runs
         // before anything is sent.
         let stub2 = Stub::start(vec![Reply::xml(200, STS_OK)]).await;
         let v = Validator::new(config(&stub2), Outbound::default());
-        let t = token("POST", "https://sts.amazonaws.com/", &sts_headers("other"), "Action=GetCallerIdentity");
-        assert_eq!(v.validate_login(&t).await.unwrap_err().to_string(), "expected \"sid\" but got \"other\"");
+        let t = token(
+            "POST",
+            "https://sts.amazonaws.com/",
+            &sts_headers("other"),
+            "Action=GetCallerIdentity",
+        );
+        assert_eq!(
+            v.validate_login(&t).await.unwrap_err().to_string(),
+            "expected \"sid\" but got \"other\""
+        );
         assert!(stub2.seen().is_empty());
 
         // Token checks come before the server-id check.
-        let t = token("POST", "https://sts.amazonaws.com/", &json!({"X-Amz-Foo": ["1"]}), STS_BODY);
-        assert_eq!(v.validate_login(&t).await.unwrap_err().to_string(), "invalid request header: X-Amz-Foo");
+        let t = token(
+            "POST",
+            "https://sts.amazonaws.com/",
+            &json!({"X-Amz-Foo": ["1"]}),
+            STS_BODY,
+        );
+        assert_eq!(
+            v.validate_login(&t).await.unwrap_err().to_string(),
+            "invalid request header: X-Amz-Foo"
+        );
     }
 }

@@ -31,13 +31,23 @@ impl Node {
 
     /// A Go `string` field: the last matching child's text wins.
     fn field(&self, name: &str) -> Option<&str> {
-        self.children.iter().rev().find(|c| c.name == name).map(|c| c.text.as_str())
+        self.children
+            .iter()
+            .rev()
+            .find(|c| c.name == name)
+            .map(|c| c.text.as_str())
     }
 }
 
 fn line_of(body: &str, pos: u64) -> usize {
     let end = usize::try_from(pos).unwrap_or(usize::MAX).min(body.len());
-    body.as_bytes().get(..end).unwrap_or_default().iter().filter(|&&b| b == b'\n').count() + 1
+    body.as_bytes()
+        .get(..end)
+        .unwrap_or_default()
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn syntax_error(body: &str, pos: u64, msg: &str) -> String {
@@ -68,7 +78,8 @@ fn resolve_entity(name: &str) -> Option<char> {
 /// have <other>`, reported as soon as the root start tag is read).
 fn decode_root(body: &[u8], root: &str) -> Result<Node, String> {
     let body = std::str::from_utf8(body).map_err(|e| {
-        let text = String::from_utf8_lossy(body.get(..e.valid_up_to()).unwrap_or_default()).into_owned();
+        let text =
+            String::from_utf8_lossy(body.get(..e.valid_up_to()).unwrap_or_default()).into_owned();
         syntax_error(&text, u64::MAX, "invalid UTF-8")
     })?;
     let mut reader = Reader::from_str(body);
@@ -91,7 +102,11 @@ fn decode_root(body: &[u8], root: &str) -> Result<Node, String> {
             }
             Event::End(_) => {
                 let Some(node) = stack.pop() else {
-                    return Err(syntax_error(body, reader.buffer_position(), "unexpected end element"));
+                    return Err(syntax_error(
+                        body,
+                        reader.buffer_position(),
+                        "unexpected end element",
+                    ));
                 };
                 if let Some(done) = close(&mut stack, node) {
                     return Ok(done);
@@ -154,11 +169,14 @@ fn open(stack: &[Node], local_name: &str, root: &str) -> Result<Node, String> {
     if stack.len() >= MAX_XML_DEPTH {
         return Err("exceeded max depth".to_owned());
     }
-    Ok(Node { name, ..Node::default() })
+    Ok(Node {
+        name,
+        ..Node::default()
+    })
 }
 
 /// Attaches a finished element to its parent; returns the root when it closes.
-fn close(stack: &mut Vec<Node>, node: Node) -> Option<Node> {
+fn close(stack: &mut [Node], node: Node) -> Option<Node> {
     match stack.last_mut() {
         Some(parent) => {
             parent.children.push(node);
@@ -183,7 +201,8 @@ pub(crate) fn parse_get_caller_identity(body: &[u8]) -> Result<CallerIdentity, L
     if !trimmed.starts_with("<GetCallerIdentityResponse") && !trimmed.starts_with("<?xml") {
         return Err(LoginError::ParseSts);
     }
-    let root = decode_root(trimmed.as_bytes(), "GetCallerIdentityResponse").map_err(|_| LoginError::ParseSts)?;
+    let root = decode_root(trimmed.as_bytes(), "GetCallerIdentityResponse")
+        .map_err(|_| LoginError::ParseSts)?;
     let results: Vec<&Node> = root.children_named("GetCallerIdentityResult").collect();
     let [result] = results.as_slice() else {
         return Err(LoginError::StsIdentityCount(results.len()));
@@ -210,7 +229,10 @@ pub(crate) struct IamEntity {
 
 /// consul-awsauth `parseGetIAMEntityResponse`: the body is not trimmed; errors are reported as
 /// `error parsing IAM response: <err>`.
-pub(crate) fn parse_iam_entity(body: &[u8], kind: EntityRequestType) -> Result<IamEntity, LoginError> {
+pub(crate) fn parse_iam_entity(
+    body: &[u8],
+    kind: EntityRequestType,
+) -> Result<IamEntity, LoginError> {
     parse_iam_entity_inner(body, kind).map_err(LoginError::ParseIam)
 }
 
@@ -222,13 +244,30 @@ fn parse_iam_entity_inner(body: &[u8], kind: EntityRequestType) -> Result<IamEnt
         return Err("body of GetRole or GetUser is invalid".to_owned());
     }
     let (root_name, result_name, entity_name, id_name, name_name, label) = match kind {
-        EntityRequestType::GetRole => ("GetRoleResponse", "GetRoleResult", "Role", "RoleId", "RoleName", "GetRole"),
-        EntityRequestType::GetUser => ("GetUserResponse", "GetUserResult", "User", "UserId", "UserName", "GetUser"),
+        EntityRequestType::GetRole => (
+            "GetRoleResponse",
+            "GetRoleResult",
+            "Role",
+            "RoleId",
+            "RoleName",
+            "GetRole",
+        ),
+        EntityRequestType::GetUser => (
+            "GetUserResponse",
+            "GetUserResult",
+            "User",
+            "UserId",
+            "UserName",
+            "GetUser",
+        ),
     };
     let root = decode_root(body, root_name)?;
     let results: Vec<&Node> = root.children_named(result_name).collect();
     let [result] = results.as_slice() else {
-        return Err(format!("received {} identities in {label} response but expected 1", results.len()));
+        return Err(format!(
+            "received {} identities in {label} response but expected 1",
+            results.len()
+        ));
     };
     // Go unmarshals repeated <Role> elements into the same struct: later fields overwrite,
     // tag members accumulate.
@@ -267,22 +306,47 @@ mod tests {
     #[test]
     fn sts_shapes() {
         let id = parse_get_caller_identity(STS.as_bytes()).unwrap();
-        assert_eq!(id, CallerIdentity { arn: "arn:aws:sts::1:assumed-role/r/s".into(), user_id: "AROAX:s".into(), account: "1".into() });
+        assert_eq!(
+            id,
+            CallerIdentity {
+                arn: "arn:aws:sts::1:assumed-role/r/s".into(),
+                user_id: "AROAX:s".into(),
+                account: "1".into()
+            }
+        );
         let decl = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{STS}");
         assert!(parse_get_caller_identity(decl.as_bytes()).is_ok());
         assert!(parse_get_caller_identity(format!("\n  {STS}  trailing").as_bytes()).is_ok());
-        let err = |b: &str| parse_get_caller_identity(b.as_bytes()).unwrap_err().to_string();
+        let err = |b: &str| {
+            parse_get_caller_identity(b.as_bytes())
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(err("hello"), "error parsing STS response");
-        assert_eq!(err("<GetRoleResponse></GetRoleResponse>"), "error parsing STS response");
-        assert_eq!(err("<GetCallerIdentityResponse><GetCallerIdentityResult>"), "error parsing STS response");
-        assert_eq!(err("<GetCallerIdentityResponse/>"), "received 0 identities in STS response but expected 1");
         assert_eq!(
-            err("<GetCallerIdentityResponse><GetCallerIdentityResult/><GetCallerIdentityResult/></GetCallerIdentityResponse>"),
+            err("<GetRoleResponse></GetRoleResponse>"),
+            "error parsing STS response"
+        );
+        assert_eq!(
+            err("<GetCallerIdentityResponse><GetCallerIdentityResult>"),
+            "error parsing STS response"
+        );
+        assert_eq!(
+            err("<GetCallerIdentityResponse/>"),
+            "received 0 identities in STS response but expected 1"
+        );
+        assert_eq!(
+            err(
+                "<GetCallerIdentityResponse><GetCallerIdentityResult/><GetCallerIdentityResult/></GetCallerIdentityResponse>"
+            ),
             "received 2 identities in STS response but expected 1"
         );
         // Namespaced children, entities, CDATA, nested unknown elements.
         let odd = "<GetCallerIdentityResponse><a:GetCallerIdentityResult xmlns:a=\"x\"><a:Arn>a&amp;b<![CDATA[<c>]]><x>skip</x>&#33;</a:Arn></a:GetCallerIdentityResult></GetCallerIdentityResponse>";
-        assert_eq!(parse_get_caller_identity(odd.as_bytes()).unwrap().arn, "a&b<c>!");
+        assert_eq!(
+            parse_get_caller_identity(odd.as_bytes()).unwrap().arn,
+            "a&b<c>!"
+        );
     }
 
     #[test]
@@ -291,13 +355,46 @@ mod tests {
         let e = parse_iam_entity(role.as_bytes(), EntityRequestType::GetRole).unwrap();
         assert_eq!(e.path, "/ecs/");
         assert_eq!(e.id, "AROAX");
-        assert_eq!(e.tags, vec![("k".into(), "v".into()), ("e".into(), String::new())]);
+        assert_eq!(
+            e.tags,
+            vec![("k".into(), "v".into()), ("e".into(), String::new())]
+        );
         let err = |b: &str, k| parse_iam_entity(b.as_bytes(), k).unwrap_err().to_string();
-        assert_eq!(err(&format!("\n{role}"), EntityRequestType::GetRole), "error parsing IAM response: body of GetRole or GetUser is invalid");
-        assert_eq!(err(role, EntityRequestType::GetUser), "error parsing IAM response: expected element type <GetUserResponse> but have <GetRoleResponse>");
-        assert_eq!(err("<GetRoleResponse></GetRoleResponse>", EntityRequestType::GetRole), "error parsing IAM response: received 0 identities in GetRole response but expected 1");
-        assert_eq!(err("<GetUserResponse><GetUserResult/><GetUserResult/></GetUserResponse>", EntityRequestType::GetUser), "error parsing IAM response: received 2 identities in GetUser response but expected 1");
-        assert_eq!(err("<GetRoleResponse><GetRoleResult>", EntityRequestType::GetRole), "error parsing IAM response: XML syntax error on line 1: unexpected EOF");
-        assert_eq!(err("<GetRoleResponse>\n<a></b></GetRoleResponse>", EntityRequestType::GetRole), "error parsing IAM response: XML syntax error on line 2: element <a> closed by </b>");
+        assert_eq!(
+            err(&format!("\n{role}"), EntityRequestType::GetRole),
+            "error parsing IAM response: body of GetRole or GetUser is invalid"
+        );
+        assert_eq!(
+            err(role, EntityRequestType::GetUser),
+            "error parsing IAM response: expected element type <GetUserResponse> but have <GetRoleResponse>"
+        );
+        assert_eq!(
+            err(
+                "<GetRoleResponse></GetRoleResponse>",
+                EntityRequestType::GetRole
+            ),
+            "error parsing IAM response: received 0 identities in GetRole response but expected 1"
+        );
+        assert_eq!(
+            err(
+                "<GetUserResponse><GetUserResult/><GetUserResult/></GetUserResponse>",
+                EntityRequestType::GetUser
+            ),
+            "error parsing IAM response: received 2 identities in GetUser response but expected 1"
+        );
+        assert_eq!(
+            err(
+                "<GetRoleResponse><GetRoleResult>",
+                EntityRequestType::GetRole
+            ),
+            "error parsing IAM response: XML syntax error on line 1: unexpected EOF"
+        );
+        assert_eq!(
+            err(
+                "<GetRoleResponse>\n<a></b></GetRoleResponse>",
+                EntityRequestType::GetRole
+            ),
+            "error parsing IAM response: XML syntax error on line 2: element <a> closed by </b>"
+        );
     }
 }

@@ -96,9 +96,16 @@ pub(crate) fn build_forward_request(
     target.raw_query = req.url.raw_query.clone();
     target.force_query = false;
     // Go's `http.NewRequest`: empty method means GET; otherwise it must be an HTTP token.
-    let method = if req.method.is_empty() { "GET".to_owned() } else { req.method.clone() };
+    let method = if req.method.is_empty() {
+        "GET".to_owned()
+    } else {
+        req.method.clone()
+    };
     if !method.bytes().all(is_token_byte) {
-        return Err(LoginError::BuildRequest(format!("net/http: invalid method {}", quote(&method))));
+        return Err(LoginError::BuildRequest(format!(
+            "net/http: invalid method {}",
+            quote(&method)
+        )));
     }
     let mut headers: HeaderList = Vec::new();
     for (k, values) in &req.headers {
@@ -108,7 +115,13 @@ pub(crate) fn build_forward_request(
             None => headers.push((key, values.clone())),
         }
     }
-    Ok(ForwardRequest { method, url: target, host: req.url.host.clone(), headers, body: req.body.clone() })
+    Ok(ForwardRequest {
+        method,
+        url: target,
+        host: req.url.host.clone(),
+        headers,
+        body: req.body.clone(),
+    })
 }
 
 /// A transport failure of one attempt, with go-retryablehttp's retry decision.
@@ -119,7 +132,10 @@ struct AttemptError {
 }
 
 fn refuse(message: String) -> AttemptError {
-    AttemptError { message, retryable: false }
+    AttemptError {
+        message,
+        retryable: false,
+    }
 }
 
 fn is_aws_host(host: &str) -> bool {
@@ -135,7 +151,10 @@ fn is_loopback(host: &str) -> bool {
 /// Decides where a target is actually sent: `http://<authority><prefix>`.
 fn route(outbound: &Outbound, target: &GoUrl) -> Result<String, AttemptError> {
     if target.scheme != "http" && target.scheme != "https" {
-        return Err(refuse(format!("unsupported protocol scheme {}", quote(&target.scheme))));
+        return Err(refuse(format!(
+            "unsupported protocol scheme {}",
+            quote(&target.scheme)
+        )));
     }
     let host = target.hostname();
     if is_aws_host(host) {
@@ -146,7 +165,8 @@ fn route(outbound: &Outbound, target: &GoUrl) -> Result<String, AttemptError> {
                 quote(host)
             )));
         };
-        let e = url::parse(endpoint).map_err(|e| refuse(format!("invalid AWS emulator endpoint: {e}")))?;
+        let e = url::parse(endpoint)
+            .map_err(|e| refuse(format!("invalid AWS emulator endpoint: {e}")))?;
         if e.scheme != "http" || e.host.is_empty() {
             return Err(refuse(format!(
                 "AWS emulator endpoint {} must be a plain http:// URL",
@@ -171,14 +191,25 @@ fn route(outbound: &Outbound, target: &GoUrl) -> Result<String, AttemptError> {
             quote(&target.host)
         )));
     }
-    let port = if target.port().is_empty() { "80" } else { target.port() };
-    let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let port = if target.port().is_empty() {
+        "80"
+    } else {
+        target.port()
+    };
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
     Ok(format!("http://{authority}"))
 }
 
 /// The headers Go's `Request.Write` takes from elsewhere than `req.Header`.
 fn excluded_header(key: &str) -> bool {
-    matches!(key, "Host" | "Content-Length" | "Transfer-Encoding" | "Trailer" | "User-Agent")
+    matches!(
+        key,
+        "Host" | "Content-Length" | "Transfer-Encoding" | "Trailer" | "User-Agent"
+    )
 }
 
 fn build_http_request(
@@ -207,7 +238,10 @@ fn build_http_request(
         message: format!("net/http: invalid header field value for {}", quote(k)),
         retryable: true,
     };
-    headers.insert(header::USER_AGENT, HeaderValue::from_str(ua).map_err(|_| invalid_value("User-Agent"))?);
+    headers.insert(
+        header::USER_AGENT,
+        HeaderValue::from_str(ua).map_err(|_| invalid_value("User-Agent"))?,
+    );
     for (k, values) in &req.headers {
         if excluded_header(k) {
             continue;
@@ -217,7 +251,10 @@ fn build_http_request(
             retryable: true,
         })?;
         for v in values {
-            headers.append(name.clone(), HeaderValue::from_str(v).map_err(|_| invalid_value(k))?);
+            headers.append(
+                name.clone(),
+                HeaderValue::from_str(v).map_err(|_| invalid_value(k))?,
+            );
         }
     }
     builder
@@ -260,20 +297,31 @@ async fn attempt(
 ) -> Result<http::Response<hyper::body::Incoming>, AttemptError> {
     let base = route(outbound, &req.url)?;
     let request = build_http_request(&base, req)?;
-    let authority = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+    let authority = request
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     match tokio::time::timeout(ATTEMPT_TIMEOUT, client.request(request)).await {
         Err(_) => Err(AttemptError {
             message: format!("request timed out after {}s", ATTEMPT_TIMEOUT.as_secs()),
             retryable: true,
         }),
-        Ok(Err(e)) => Err(AttemptError { message: render_client_error(&e, &authority), retryable: true }),
+        Ok(Err(e)) => Err(AttemptError {
+            message: render_client_error(&e, &authority),
+            retryable: true,
+        }),
         Ok(Ok(resp)) => Ok(resp),
     }
 }
 
 /// go-retryablehttp `DefaultBackoff`: `min·2^n` capped at `max`; `Retry-After` (seconds) on 429
 /// and 503 (capped too, unlike go-retryablehttp, so a response cannot stall the login).
-fn backoff(min: Duration, n: u32, resp: Option<&http::Response<hyper::body::Incoming>>) -> Duration {
+fn backoff(
+    min: Duration,
+    n: u32,
+    resp: Option<&http::Response<hyper::body::Incoming>>,
+) -> Duration {
     if let Some(r) = resp
         && matches!(r.status().as_u16(), 429 | 503)
         && let Some(secs) = r
@@ -320,7 +368,10 @@ pub(crate) async fn submit(
             // Retries exhausted on a retryable outcome.
             break match result {
                 Err(e) => Err(e),
-                Ok(_) => Err(AttemptError { message: String::new(), retryable: true }),
+                Ok(_) => Err(AttemptError {
+                    message: String::new(),
+                    retryable: true,
+                }),
             };
         }
         let n = u32::try_from(attempts - 1).unwrap_or(u32::MAX);
@@ -342,7 +393,10 @@ pub(crate) async fn submit(
         LoginError::Request(msg)
     })?;
     // Step 2: the content type must be exactly `text/xml`, before the status is looked at.
-    let content_type = response.headers().get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(HeaderValue::as_bytes);
     if content_type != Some(b"text/xml".as_slice()) {
         return Err(LoginError::ResponseInvalid);
     }
@@ -351,11 +405,18 @@ pub(crate) async fn submit(
     let body = match tokio::time::timeout(ATTEMPT_TIMEOUT, body.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes().to_vec(),
         Ok(Err(e)) => return Err(LoginError::ReadBody(e.to_string())),
-        Err(_) => return Err(LoginError::ReadBody("timed out reading the response body".to_owned())),
+        Err(_) => {
+            return Err(LoginError::ReadBody(
+                "timed out reading the response body".to_owned(),
+            ));
+        }
     };
     // Step 3: any status but 200 is an error that shows the body.
     if status != 200 {
-        return Err(LoginError::ErrorStatus { status, body: String::from_utf8_lossy(&body).into_owned() });
+        return Err(LoginError::ErrorStatus {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
     }
     Ok(body)
 }
@@ -391,7 +452,11 @@ pub(crate) mod test_helpers {
 
     impl Reply {
         pub(crate) fn xml(status: u16, body: &str) -> Reply {
-            Reply { status, content_type: Some("text/xml".into()), body: body.into() }
+            Reply {
+                status,
+                content_type: Some("text/xml".into()),
+                body: body.into(),
+            }
         }
     }
 
@@ -410,7 +475,10 @@ pub(crate) mod test_helpers {
     impl Stub {
         /// Starts a stub answering `replies` in order (the last one repeats).
         pub(crate) async fn start(replies: Vec<Reply>) -> Stub {
-            let state = StubState { seen: Arc::default(), replies: Arc::new(Mutex::new(replies.into())) };
+            let state = StubState {
+                seen: Arc::default(),
+                replies: Arc::new(Mutex::new(replies.into())),
+            };
             let app = Router::new().fallback(handle).with_state(state.clone());
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
@@ -427,7 +495,10 @@ pub(crate) mod test_helpers {
 
     async fn handle(State(state): State<StubState>, req: Request) -> Response {
         let (parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default().to_vec();
+        let body = axum::body::to_bytes(body, 1 << 20)
+            .await
+            .unwrap_or_default()
+            .to_vec();
         state.seen.lock().unwrap().push(Seen {
             method: parts.method.to_string(),
             uri: parts.uri.to_string(),
@@ -436,9 +507,17 @@ pub(crate) mod test_helpers {
         });
         let reply = {
             let mut q = state.replies.lock().unwrap();
-            if q.len() > 1 { q.pop_front() } else { q.front().cloned() }
+            if q.len() > 1 {
+                q.pop_front()
+            } else {
+                q.front().cloned()
+            }
         }
-        .unwrap_or(Reply { status: 404, content_type: None, body: String::new() });
+        .unwrap_or(Reply {
+            status: 404,
+            content_type: None,
+            body: String::new(),
+        });
         let mut b = Response::builder().status(reply.status);
         if let Some(ct) = reply.content_type {
             b = b.header("Content-Type", ct);
@@ -453,7 +532,10 @@ mod tests {
     use super::*;
 
     fn outbound() -> Outbound {
-        Outbound { retry_wait_min: Duration::from_millis(1), ..Outbound::default() }
+        Outbound {
+            retry_wait_min: Duration::from_millis(1),
+            ..Outbound::default()
+        }
     }
 
     fn request(url: &str) -> ForwardRequest {
@@ -461,7 +543,10 @@ mod tests {
             method: "POST".into(),
             url: url::parse("https://sts.amazonaws.com/").unwrap(),
             headers: vec![
-                ("content-type".into(), vec!["application/x-www-form-urlencoded".into()]),
+                (
+                    "content-type".into(),
+                    vec!["application/x-www-form-urlencoded".into()],
+                ),
                 ("Content-Length".into(), vec!["999".into()]),
                 ("Host".into(), vec!["evil".into()]),
             ],
@@ -473,7 +558,9 @@ mod tests {
     #[tokio::test]
     async fn forwards_with_signed_host_and_canonical_headers() {
         let stub = Stub::start(vec![Reply::xml(200, "<ok/>")]).await;
-        let body = submit(&outbound(), 0, &request(&format!("{}/sts", stub.url))).await.unwrap();
+        let body = submit(&outbound(), 0, &request(&format!("{}/sts", stub.url)))
+            .await
+            .unwrap();
         assert_eq!(body, b"<ok/>");
         let seen = stub.seen();
         assert_eq!(seen.len(), 1);
@@ -481,7 +568,10 @@ mod tests {
         // Path join: endpoint `/sts` + token path `/`.
         assert_eq!(seen[0].uri, "/sts/");
         assert_eq!(seen[0].headers["host"], "sts.amazonaws.com");
-        assert_eq!(seen[0].headers["content-type"], "application/x-www-form-urlencoded");
+        assert_eq!(
+            seen[0].headers["content-type"],
+            "application/x-www-form-urlencoded"
+        );
         // Content-Length is the real one, not the token's.
         assert_eq!(seen[0].headers["content-length"], "24");
         assert_eq!(seen[0].headers["user-agent"], GO_USER_AGENT);
@@ -496,16 +586,46 @@ mod tests {
             headers: vec![],
             body: vec![],
         };
-        let t = |token: &str, endpoint: &str| build_forward_request(&signed(token), endpoint).unwrap().url.to_string();
-        assert_eq!(t("https://sts.amazonaws.com/", ""), "https://sts.amazonaws.com/");
-        assert_eq!(t("https://sts.amazonaws.com/", "http://127.0.0.1:9"), "http://127.0.0.1:9/");
-        assert_eq!(t("http://fake/sts/", "http://fake/sts"), "http://fake/sts/sts/");
-        assert_eq!(t("https://sts.amazonaws.com/", "https://sts.us-east-1.amazonaws.com/"), "https://sts.us-east-1.amazonaws.com/");
-        assert_eq!(t("https://sts.amazonaws.com/a/../b", "http://h/x"), "http://h/x/b");
-        let f = build_forward_request(&signed("https://sts.amazonaws.com:443/"), "http://h").unwrap();
+        let t = |token: &str, endpoint: &str| {
+            build_forward_request(&signed(token), endpoint)
+                .unwrap()
+                .url
+                .to_string()
+        };
+        assert_eq!(
+            t("https://sts.amazonaws.com/", ""),
+            "https://sts.amazonaws.com/"
+        );
+        assert_eq!(
+            t("https://sts.amazonaws.com/", "http://127.0.0.1:9"),
+            "http://127.0.0.1:9/"
+        );
+        assert_eq!(
+            t("http://fake/sts/", "http://fake/sts"),
+            "http://fake/sts/sts/"
+        );
+        assert_eq!(
+            t(
+                "https://sts.amazonaws.com/",
+                "https://sts.us-east-1.amazonaws.com/"
+            ),
+            "https://sts.us-east-1.amazonaws.com/"
+        );
+        assert_eq!(
+            t("https://sts.amazonaws.com/a/../b", "http://h/x"),
+            "http://h/x/b"
+        );
+        let f =
+            build_forward_request(&signed("https://sts.amazonaws.com:443/"), "http://h").unwrap();
         assert_eq!(f.host, "sts.amazonaws.com:443");
-        let bad = SignedRequest { method: "GE T".into(), ..signed("https://iam.amazonaws.com/") };
-        assert_eq!(build_forward_request(&bad, "").unwrap_err().to_string(), "net/http: invalid method \"GE T\"");
+        let bad = SignedRequest {
+            method: "GE T".into(),
+            ..signed("https://iam.amazonaws.com/")
+        };
+        assert_eq!(
+            build_forward_request(&bad, "").unwrap_err().to_string(),
+            "net/http: invalid method \"GE T\""
+        );
     }
 
     #[tokio::test]
@@ -519,10 +639,26 @@ mod tests {
     #[tokio::test]
     async fn no_retries_gives_up_after_one_attempt() {
         let stub = Stub::start(vec![Reply::xml(500, "boom")]).await;
-        let e = submit(&outbound(), 0, &request(&stub.url)).await.unwrap_err();
-        assert_eq!(e.to_string(), format!("error making request: POST {}/ giving up after 1 attempt(s)", stub.url));
-        let e = submit(&outbound(), 2, &request(&stub.url)).await.unwrap_err();
-        assert_eq!(e.to_string(), format!("error making request: POST {}/ giving up after 3 attempt(s)", stub.url));
+        let e = submit(&outbound(), 0, &request(&stub.url))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "error making request: POST {}/ giving up after 1 attempt(s)",
+                stub.url
+            )
+        );
+        let e = submit(&outbound(), 2, &request(&stub.url))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "error making request: POST {}/ giving up after 3 attempt(s)",
+                stub.url
+            )
+        );
     }
 
     #[tokio::test]
@@ -531,25 +667,62 @@ mod tests {
         assert!(submit(&outbound(), 1, &request(&stub.url)).await.is_ok());
         assert_eq!(stub.seen().len(), 2);
         let stub = Stub::start(vec![Reply::xml(501, "nope"), Reply::xml(200, "<ok/>")]).await;
-        let e = submit(&outbound(), 3, &request(&stub.url)).await.unwrap_err();
+        let e = submit(&outbound(), 3, &request(&stub.url))
+            .await
+            .unwrap_err();
         assert_eq!(e.to_string(), "received error code 501: nope");
         assert_eq!(stub.seen().len(), 1);
     }
 
     #[tokio::test]
     async fn content_type_is_checked_before_status() {
-        let stub = Stub::start(vec![Reply { status: 403, content_type: Some("text/html".into()), body: "x".into() }]).await;
-        assert_eq!(submit(&outbound(), 0, &request(&stub.url)).await.unwrap_err().to_string(), "response body is invalid");
-        let stub = Stub::start(vec![Reply { status: 200, content_type: Some("text/xml; charset=utf-8".into()), body: "x".into() }]).await;
-        assert_eq!(submit(&outbound(), 0, &request(&stub.url)).await.unwrap_err().to_string(), "response body is invalid");
-        let stub = Stub::start(vec![Reply { status: 200, content_type: None, body: "x".into() }]).await;
-        assert_eq!(submit(&outbound(), 0, &request(&stub.url)).await.unwrap_err().to_string(), "response body is invalid");
+        let stub = Stub::start(vec![Reply {
+            status: 403,
+            content_type: Some("text/html".into()),
+            body: "x".into(),
+        }])
+        .await;
+        assert_eq!(
+            submit(&outbound(), 0, &request(&stub.url))
+                .await
+                .unwrap_err()
+                .to_string(),
+            "response body is invalid"
+        );
+        let stub = Stub::start(vec![Reply {
+            status: 200,
+            content_type: Some("text/xml; charset=utf-8".into()),
+            body: "x".into(),
+        }])
+        .await;
+        assert_eq!(
+            submit(&outbound(), 0, &request(&stub.url))
+                .await
+                .unwrap_err()
+                .to_string(),
+            "response body is invalid"
+        );
+        let stub = Stub::start(vec![Reply {
+            status: 200,
+            content_type: None,
+            body: "x".into(),
+        }])
+        .await;
+        assert_eq!(
+            submit(&outbound(), 0, &request(&stub.url))
+                .await
+                .unwrap_err()
+                .to_string(),
+            "response body is invalid"
+        );
     }
 
     #[tokio::test]
     async fn redirects_are_not_followed() {
         let stub = Stub::start(vec![Reply::xml(302, "<moved/>")]).await;
-        let e = submit(&outbound(), 0, &request(&stub.url)).await.unwrap_err();
+        let e = submit(&outbound(), 0, &request(&stub.url))
+            .await
+            .unwrap_err();
         assert_eq!(e.to_string(), "received error code 302: <moved/>");
         assert_eq!(stub.seen().len(), 1);
     }
@@ -557,7 +730,10 @@ mod tests {
     #[tokio::test]
     async fn aws_hosts_go_to_the_emulator_endpoint() {
         let stub = Stub::start(vec![Reply::xml(200, "<ok/>")]).await;
-        let out = Outbound { aws_endpoint: Some(stub.url.clone()), ..outbound() };
+        let out = Outbound {
+            aws_endpoint: Some(stub.url.clone()),
+            ..outbound()
+        };
         submit(&out, 0, &request("")).await.unwrap();
         assert_eq!(stub.seen()[0].headers["host"], "sts.amazonaws.com");
         assert_eq!(stub.seen()[0].uri, "/");
@@ -565,13 +741,28 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_leaves_the_machine() {
-        let e = submit(&outbound(), 3, &request("")).await.unwrap_err().to_string();
+        let e = submit(&outbound(), 3, &request(""))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("error making request: POST https://sts.amazonaws.com/ giving up after 1 attempt(s): Post \"https://sts.amazonaws.com/\": refusing to send to AWS host"), "{e}");
-        let e = submit(&outbound(), 0, &request("http://192.0.2.1:80")).await.unwrap_err().to_string();
-        assert!(e.contains("refusing to connect to non-loopback host \"192.0.2.1\""), "{e}");
-        let e = submit(&outbound(), 0, &request("https://127.0.0.1:1")).await.unwrap_err().to_string();
+        let e = submit(&outbound(), 0, &request("http://192.0.2.1:80"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("refusing to connect to non-loopback host \"192.0.2.1\""),
+            "{e}"
+        );
+        let e = submit(&outbound(), 0, &request("https://127.0.0.1:1"))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no TLS"), "{e}");
-        let e = submit(&outbound(), 0, &request("ftp://127.0.0.1:1")).await.unwrap_err().to_string();
+        let e = submit(&outbound(), 0, &request("ftp://127.0.0.1:1"))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.ends_with("unsupported protocol scheme \"ftp\""), "{e}");
     }
 
@@ -582,10 +773,18 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let e = submit(&outbound(), 1, &request(&format!("http://127.0.0.1:{port}"))).await.unwrap_err();
+        let e = submit(
+            &outbound(),
+            1,
+            &request(&format!("http://127.0.0.1:{port}")),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("error making request: POST http://127.0.0.1:{port}/ giving up after 2 attempt(s): Post \"http://127.0.0.1:{port}/\": dial tcp 127.0.0.1:{port}: connect: connection refused")
+            format!(
+                "error making request: POST http://127.0.0.1:{port}/ giving up after 2 attempt(s): Post \"http://127.0.0.1:{port}/\": dial tcp 127.0.0.1:{port}: connect: connection refused"
+            )
         );
     }
 

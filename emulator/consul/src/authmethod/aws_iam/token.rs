@@ -32,8 +32,12 @@ pub(crate) const GET_ENTITY_BODY_HEADER: &str = "X-Consul-IAM-GetEntity-Body";
 pub const MAX_BEARER_TOKEN_BYTES: usize = 1024 * 1024;
 
 /// Field names of the outer token, as Go's struct tags spell them.
-const TOKEN_FIELDS: [&str; 4] =
-    ["iam_http_request_method", "iam_request_url", "iam_request_headers", "iam_request_body"];
+const TOKEN_FIELDS: [&str; 4] = [
+    "iam_http_request_method",
+    "iam_request_url",
+    "iam_request_headers",
+    "iam_request_body",
+];
 
 /// Go's `reflect` name of the anonymous struct the token decodes into (printed when the token is
 /// valid JSON but not an object). UNVERIFIED: Go field names of the newest consul-awsauth.
@@ -66,7 +70,10 @@ impl fmt::Debug for SignedRequest {
         f.debug_struct("SignedRequest")
             .field("method", &self.method)
             .field("url", &self.url.redacted())
-            .field("headers", &format_args!("<{} redacted>", self.headers.len()))
+            .field(
+                "headers",
+                &format_args!("<{} redacted>", self.headers.len()),
+            )
             .field("body_len", &self.body.len())
             .finish()
     }
@@ -118,8 +125,11 @@ pub(crate) fn parse_bearer_token(
     }
     // Step 5: the body is GetCallerIdentity and nothing else.
     let sts_body = String::from_utf8_lossy(&sts.body).into_owned();
-    parse_request_body(&sts_body, &[("Action", &["GetCallerIdentity"]), ("Version", &[])])
-        .map_err(LoginError::StsBody)?;
+    parse_request_body(
+        &sts_body,
+        &[("Action", &["GetCallerIdentity"]), ("Version", &[])],
+    )
+    .map_err(LoginError::StsBody)?;
     // Step 6: no query string (parameters there would override the body at AWS).
     if !sts.url.raw_query.is_empty() {
         return Err(LoginError::StsQuery(sts.url.raw_query.clone()));
@@ -139,7 +149,10 @@ pub(crate) fn parse_bearer_token(
     }
     // Phase C.
     let entity = parse_entity_request(&sts, config)?;
-    Ok(BearerToken { sts, entity: Some(entity) })
+    Ok(BearerToken {
+        sts,
+        entity: Some(entity),
+    })
 }
 
 /// Phase A: the outer JSON, the three base64 fields, the headers JSON and the URL, in
@@ -154,8 +167,8 @@ fn decode_outer(token: &str) -> Result<SignedRequest, LoginError> {
     }
     let fields = json::decode_string_struct(token.as_bytes(), &TOKEN_FIELDS, "", TOKEN_GO_TYPE)
         .map_err(invalid_token)?;
-    let [method, url_b64, headers_b64, body_b64] = <[String; 4]>::try_from(fields)
-        .map_err(|_| LoginError::Internal("token field count"))?;
+    let [method, url_b64, headers_b64, body_b64] =
+        <[String; 4]>::try_from(fields).map_err(|_| LoginError::Internal("token field count"))?;
     // Step 2: base64 URL, base64 headers, headers JSON, base64 body, then the URL parse.
     let raw_url = base64::decode_std(url_b64.as_bytes()).map_err(invalid_token)?;
     let headers_json = base64::decode_std(headers_b64.as_bytes()).map_err(invalid_token)?;
@@ -163,14 +176,22 @@ fn decode_outer(token: &str) -> Result<SignedRequest, LoginError> {
     let body = base64::decode_std(body_b64.as_bytes()).map_err(invalid_token)?;
     let raw_url = String::from_utf8_lossy(&raw_url).into_owned();
     let url = url::parse_absolute(&raw_url).map_err(invalid_token)?;
-    Ok(SignedRequest { method, url, headers, body })
+    Ok(SignedRequest {
+        method,
+        url,
+        headers,
+        body,
+    })
 }
 
 /// Go's `http.Header.Values(name)` on a decoded map: the lookup key is canonicalised, the stored
 /// keys are not, so only canonically spelled keys are found.
 fn header_values<'a>(headers: &'a HeaderList, name: &str) -> Option<&'a [String]> {
     let key = canonical_header_key(name);
-    headers.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_slice())
+    headers
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.as_slice())
 }
 
 /// consul-awsauth `getHeader`: exactly one value.
@@ -208,7 +229,12 @@ fn parse_entity_request(
     // Step 11: the IAM body; the method is deliberately not checked (as in Consul).
     let values = parse_request_body(
         &body,
-        &[("Action", &["GetRole", "GetUser"]), ("RoleName", &[]), ("UserName", &[]), ("Version", &[])],
+        &[
+            ("Action", &["GetRole", "GetUser"]),
+            ("RoleName", &[]),
+            ("UserName", &[]),
+            ("Version", &[]),
+        ],
     )
     .map_err(LoginError::IamBody)?;
     let action = values
@@ -227,7 +253,15 @@ fn parse_entity_request(
     if !url.raw_query.is_empty() {
         return Err(LoginError::IamQuery(url.raw_query.clone()));
     }
-    Ok((SignedRequest { method, url, headers, body: body.into_bytes() }, kind))
+    Ok((
+        SignedRequest {
+            method,
+            url,
+            headers,
+            body: body.into_bytes(),
+        },
+        kind,
+    ))
 }
 
 /// consul-awsauth `parseRequestBody`: `Action` present and non-empty; only allowed keys; keys
@@ -268,7 +302,12 @@ pub(crate) mod test_helpers {
     use serde_json::json;
 
     /// Encodes a bearer token from its decoded parts.
-    pub(crate) fn token(method: &str, url: &str, headers: &serde_json::Value, body: &str) -> String {
+    pub(crate) fn token(
+        method: &str,
+        url: &str,
+        headers: &serde_json::Value,
+        body: &str,
+    ) -> String {
         json!({
             "iam_http_request_method": method,
             "iam_request_url": STANDARD.encode(url),
@@ -292,7 +331,11 @@ pub(crate) mod test_helpers {
     }
 
     /// STS headers carrying an embedded GetRole request.
-    pub(crate) fn entity_headers(server_id: &str, iam_url: &str, iam_body: &str) -> serde_json::Value {
+    pub(crate) fn entity_headers(
+        server_id: &str,
+        iam_url: &str,
+        iam_body: &str,
+    ) -> serde_json::Value {
         let iam_headers = json!({
             "Content-Type": ["application/x-www-form-urlencoded; charset=utf-8"],
             "X-Consul-Iam-Serverid": [server_id],
@@ -325,7 +368,10 @@ mod tests {
     }
 
     fn details() -> AwsIamConfig {
-        AwsIamConfig { enable_iam_entity_details: true, ..cfg() }
+        AwsIamConfig {
+            enable_iam_entity_details: true,
+            ..cfg()
+        }
     }
 
     fn err(token: &str, config: &AwsIamConfig) -> String {
@@ -357,7 +403,10 @@ mod tests {
     /// Spec §7.4: the role vector (endpoint configured, so the host check is skipped).
     #[test]
     fn parses_token_with_role_vector() {
-        let config = AwsIamConfig { sts_endpoint: "http://127.0.0.1:63696/sts".into(), ..details() };
+        let config = AwsIamConfig {
+            sts_endpoint: "http://127.0.0.1:63696/sts".into(),
+            ..details()
+        };
         let body = "Action=GetRole&RoleName=my-role&Version=2010-05-08";
         let headers = entity_headers("server.id.example.com", "https://iam.amazonaws.com/", body);
         let t = token("POST", "http://127.0.0.1:63696/sts/", &headers, STS_BODY);
@@ -375,16 +424,30 @@ mod tests {
         let c = cfg();
         assert_eq!(err("{}", &c), "invalid token: unexpected end of JSON input");
         assert_eq!(err("{", &c), "invalid token: unexpected end of JSON input");
-        assert_eq!(err("invalid", &c), "invalid token: invalid character 'i' looking for beginning of value");
+        assert_eq!(
+            err("invalid", &c),
+            "invalid token: invalid character 'i' looking for beginning of value"
+        );
         assert_eq!(err("null", &c), "invalid token: bearer token is JSON null");
-        assert!(err("\"x\"", &c).starts_with("invalid token: json: cannot unmarshal string into Go value of type struct {"));
+        assert!(err("\"x\"", &c).starts_with(
+            "invalid token: json: cannot unmarshal string into Go value of type struct {"
+        ));
         let h = sts_headers("x");
         let missing_url = json!({"iam_http_request_method": "POST", "iam_request_headers": base64_of(&h.to_string()), "iam_request_body": base64_of(STS_BODY)});
-        assert_eq!(err(&missing_url.to_string(), &c), "invalid token: url is invalid: \"\"");
+        assert_eq!(
+            err(&missing_url.to_string(), &c),
+            "invalid token: url is invalid: \"\""
+        );
         let missing_method = json!({"iam_request_url": base64_of("https://sts.amazonaws.com/"), "iam_request_headers": base64_of(&h.to_string()), "iam_request_body": base64_of(STS_BODY)});
-        assert_eq!(err(&missing_method.to_string(), &c), "iam_http_request_method must be POST");
+        assert_eq!(
+            err(&missing_method.to_string(), &c),
+            "iam_http_request_method must be POST"
+        );
         let missing_body = token("POST", "https://sts.amazonaws.com/", &h, "");
-        assert_eq!(err(&missing_body, &c), "iam_request_body error: missing field \"Action\"");
+        assert_eq!(
+            err(&missing_body, &c),
+            "iam_request_body error: missing field \"Action\""
+        );
     }
 
     fn base64_of(s: &str) -> String {
@@ -396,28 +459,60 @@ mod tests {
     fn sts_body_table() {
         let c = cfg();
         let h = sts_headers("x");
-        let run = |body: &str| parse_bearer_token(&token("POST", "https://sts.amazonaws.com/", &h, body), &c).err().map(|e| e.to_string());
+        let run = |body: &str| {
+            parse_bearer_token(&token("POST", "https://sts.amazonaws.com/", &h, body), &c)
+                .err()
+                .map(|e| e.to_string())
+        };
         assert_eq!(run("Action=GetCallerIdentity&Version=1234"), None);
         assert_eq!(run("Action=GetCallerIdentity"), None);
         for missing in ["Action=", "Version=1234", ""] {
-            assert_eq!(run(missing).unwrap(), "iam_request_body error: missing field \"Action\"", "{missing}");
+            assert_eq!(
+                run(missing).unwrap(),
+                "iam_request_body error: missing field \"Action\"",
+                "{missing}"
+            );
         }
-        assert_eq!(run("Action=GetRole").unwrap(), "iam_request_body error: unexpected value Action=[GetRole]");
-        assert_eq!(run("Action=GetRole&Action=GetUser").unwrap(), "iam_request_body error: unexpected value Action=[GetRole GetUser]");
-        assert_eq!(run("Action=GetCallerIdentity&Action=GetCallerIdentity").unwrap(), "iam_request_body error: unexpected value Action=[GetCallerIdentity GetCallerIdentity]");
-        assert_eq!(run("Action=GetCallerIdentity&Foo=bar").unwrap(), "iam_request_body error: unexpected field \"Foo\"");
-        assert_eq!(run("Action=GetCallerIdentity&Version=%zz").unwrap(), "iam_request_body error: invalid URL escape \"%zz\"");
-        assert_eq!(run("Action=GetCallerIdentity;Version=1").unwrap(), "iam_request_body error: invalid semicolon separator in query");
+        assert_eq!(
+            run("Action=GetRole").unwrap(),
+            "iam_request_body error: unexpected value Action=[GetRole]"
+        );
+        assert_eq!(
+            run("Action=GetRole&Action=GetUser").unwrap(),
+            "iam_request_body error: unexpected value Action=[GetRole GetUser]"
+        );
+        assert_eq!(
+            run("Action=GetCallerIdentity&Action=GetCallerIdentity").unwrap(),
+            "iam_request_body error: unexpected value Action=[GetCallerIdentity GetCallerIdentity]"
+        );
+        assert_eq!(
+            run("Action=GetCallerIdentity&Foo=bar").unwrap(),
+            "iam_request_body error: unexpected field \"Foo\""
+        );
+        assert_eq!(
+            run("Action=GetCallerIdentity&Version=%zz").unwrap(),
+            "iam_request_body error: invalid URL escape \"%zz\""
+        );
+        assert_eq!(
+            run("Action=GetCallerIdentity;Version=1").unwrap(),
+            "iam_request_body error: invalid semicolon separator in query"
+        );
     }
 
     #[test]
     fn iam_body_table() {
-        let config = AwsIamConfig { iam_endpoint: "http://127.0.0.1:1".into(), ..details() };
+        let config = AwsIamConfig {
+            iam_endpoint: "http://127.0.0.1:1".into(),
+            ..details()
+        };
         let run = |body: &str| {
             let h = entity_headers("x", "https://iam.amazonaws.com/", body);
-            parse_bearer_token(&token("POST", "https://sts.amazonaws.com/", &h, STS_BODY), &config)
-                .err()
-                .map(|e| e.to_string())
+            parse_bearer_token(
+                &token("POST", "https://sts.amazonaws.com/", &h, STS_BODY),
+                &config,
+            )
+            .err()
+            .map(|e| e.to_string())
         };
         for ok in [
             "Action=GetRole&RoleName=my-role&Version=2010-05-08",
@@ -427,10 +522,22 @@ mod tests {
         ] {
             assert_eq!(run(ok), None, "{ok}");
         }
-        assert_eq!(run("Action=GetCallerIdentity").unwrap(), "iam_request_headers[X-Consul-IAM-GetEntity-Body] error: unexpected value Action=[GetCallerIdentity]");
-        assert_eq!(run("Action=GetRole&UserName=x").unwrap(), "iam_request_headers[\"X-Consul-IAM-GetEntity-Body\"] error: invalid request body \"Action=GetRole&UserName=x\"");
-        assert_eq!(run("Action=GetUser&RoleName=x").unwrap(), "iam_request_headers[\"X-Consul-IAM-GetEntity-Body\"] error: invalid request body \"Action=GetUser&RoleName=x\"");
-        assert_eq!(run("Action=GetRole&RoleName=x&UserName=y").unwrap(), "iam_request_headers[\"X-Consul-IAM-GetEntity-Body\"] error: invalid request body \"Action=GetRole&RoleName=x&UserName=y\"");
+        assert_eq!(
+            run("Action=GetCallerIdentity").unwrap(),
+            "iam_request_headers[X-Consul-IAM-GetEntity-Body] error: unexpected value Action=[GetCallerIdentity]"
+        );
+        assert_eq!(
+            run("Action=GetRole&UserName=x").unwrap(),
+            "iam_request_headers[\"X-Consul-IAM-GetEntity-Body\"] error: invalid request body \"Action=GetRole&UserName=x\""
+        );
+        assert_eq!(
+            run("Action=GetUser&RoleName=x").unwrap(),
+            "iam_request_headers[\"X-Consul-IAM-GetEntity-Body\"] error: invalid request body \"Action=GetUser&RoleName=x\""
+        );
+        assert_eq!(
+            run("Action=GetRole&RoleName=x&UserName=y").unwrap(),
+            "iam_request_headers[\"X-Consul-IAM-GetEntity-Body\"] error: invalid request body \"Action=GetRole&RoleName=x&UserName=y\""
+        );
     }
 
     /// Spec §2.3 steps 4 and 10 (consul-awsauth `TestValidateSTSHostname`/`TestValidateIAMHostname`).
@@ -438,25 +545,73 @@ mod tests {
     fn hostname_tables() {
         let c = cfg();
         let h = sts_headers("x");
-        let sts = |url: &str| parse_bearer_token(&token("POST", url, &h, STS_BODY), &c).err().map(|e| e.to_string());
-        for ok in ["sts.amazonaws.com", "sts.us-east-2.amazonaws.com", "sts-fips.us-west-1.amazonaws.com", "sts.us-gov-west-1.amazonaws.com", "sts.amazonaws.com:443"] {
+        let sts = |url: &str| {
+            parse_bearer_token(&token("POST", url, &h, STS_BODY), &c)
+                .err()
+                .map(|e| e.to_string())
+        };
+        for ok in [
+            "sts.amazonaws.com",
+            "sts.us-east-2.amazonaws.com",
+            "sts-fips.us-west-1.amazonaws.com",
+            "sts.us-gov-west-1.amazonaws.com",
+            "sts.amazonaws.com:443",
+        ] {
             assert_eq!(sts(&format!("https://{ok}/")), None, "{ok}");
         }
-        for bad in [".amazonaws.com", "iam.amazonaws.com", "stsamazonaws.com", "sts.notamazonaws.com", "sts.amazonaws.com.spoof", "sts.amazonaws.spoof.com", "xyz.sts.amazonaws.com", "sts.cn-north-1.amazonaws.com.cn", "STS.AMAZONAWS.COM"] {
-            assert_eq!(sts(&format!("https://{bad}/")).unwrap(), format!("invalid STS hostname: \"{bad}\""));
+        for bad in [
+            ".amazonaws.com",
+            "iam.amazonaws.com",
+            "stsamazonaws.com",
+            "sts.notamazonaws.com",
+            "sts.amazonaws.com.spoof",
+            "sts.amazonaws.spoof.com",
+            "xyz.sts.amazonaws.com",
+            "sts.cn-north-1.amazonaws.com.cn",
+            "STS.AMAZONAWS.COM",
+        ] {
+            assert_eq!(
+                sts(&format!("https://{bad}/")).unwrap(),
+                format!("invalid STS hostname: \"{bad}\"")
+            );
         }
-        assert_eq!(sts("https://127.0.0.1:4566/").unwrap(), "invalid STS hostname: \"127.0.0.1\"");
+        assert_eq!(
+            sts("https://127.0.0.1:4566/").unwrap(),
+            "invalid STS hostname: \"127.0.0.1\""
+        );
 
         let d = details();
         let iam = |host: &str| {
-            let h = entity_headers("x", &format!("https://{host}/"), "Action=GetRole&RoleName=r");
-            parse_bearer_token(&token("POST", "https://sts.amazonaws.com/", &h, STS_BODY), &d).err().map(|e| e.to_string())
+            let h = entity_headers(
+                "x",
+                &format!("https://{host}/"),
+                "Action=GetRole&RoleName=r",
+            );
+            parse_bearer_token(
+                &token("POST", "https://sts.amazonaws.com/", &h, STS_BODY),
+                &d,
+            )
+            .err()
+            .map(|e| e.to_string())
         };
-        for ok in ["iam.amazonaws.com", "iam-fips.amazonaws.com", "iam.us-gov.amazonaws.com", "iam-fips.us-gov.amazonaws.com"] {
+        for ok in [
+            "iam.amazonaws.com",
+            "iam-fips.amazonaws.com",
+            "iam.us-gov.amazonaws.com",
+            "iam-fips.us-gov.amazonaws.com",
+        ] {
             assert_eq!(iam(ok), None, "{ok}");
         }
-        for bad in ["sts.amazonaws.com", "iamamazonaws.com", "iam.amazonaws.com.spoof", "evil.example.com"] {
-            assert_eq!(iam(bad).unwrap(), format!("invalid IAM hostname: \"{bad}\""));
+        for bad in [
+            "sts.amazonaws.com",
+            "iamamazonaws.com",
+            "iam.amazonaws.com.spoof",
+            "evil.example.com",
+        ] {
+            assert_eq!(
+                iam(bad).unwrap(),
+                format!("invalid IAM hostname: \"{bad}\"")
+            );
         }
     }
 
@@ -465,18 +620,52 @@ mod tests {
     fn query_strings_are_refused() {
         let c = cfg();
         let h = sts_headers("x");
-        for q in ["Action=DecodeAuthorizationMessage", "Version=2020-06-15&Param=value", "foo=bar"] {
-            let t = token("POST", &format!("https://sts.amazonaws.com/?{q}"), &h, STS_BODY);
-            assert_eq!(err(&t, &c), format!("URL query parameters are not allowed for security reasons: found \"{q}\""));
+        for q in [
+            "Action=DecodeAuthorizationMessage",
+            "Version=2020-06-15&Param=value",
+            "foo=bar",
+        ] {
+            let t = token(
+                "POST",
+                &format!("https://sts.amazonaws.com/?{q}"),
+                &h,
+                STS_BODY,
+            );
+            assert_eq!(
+                err(&t, &c),
+                format!("URL query parameters are not allowed for security reasons: found \"{q}\"")
+            );
         }
-        let d = AwsIamConfig { iam_endpoint: "http://127.0.0.1:1".into(), ..details() };
-        for q in ["Action=GetUser", "RoleName=malicious-role&Version=2020-06-15", "foo=bar&test=123"] {
-            let h = entity_headers("x", &format!("https://iam.amazonaws.com/?{q}"), "Action=GetRole&RoleName=r");
+        let d = AwsIamConfig {
+            iam_endpoint: "http://127.0.0.1:1".into(),
+            ..details()
+        };
+        for q in [
+            "Action=GetUser",
+            "RoleName=malicious-role&Version=2020-06-15",
+            "foo=bar&test=123",
+        ] {
+            let h = entity_headers(
+                "x",
+                &format!("https://iam.amazonaws.com/?{q}"),
+                "Action=GetRole&RoleName=r",
+            );
             let t = token("POST", "https://sts.amazonaws.com/", &h, STS_BODY);
-            assert_eq!(err(&t, &d), format!("URL query parameters are not allowed for IAM entity requests: found \"{q}\""));
+            assert_eq!(
+                err(&t, &d),
+                format!(
+                    "URL query parameters are not allowed for IAM entity requests: found \"{q}\""
+                )
+            );
         }
         // No query and `{}` headers is fine without server id or details.
-        assert!(parse_bearer_token(&token("POST", "https://sts.amazonaws.com/", &json!({}), STS_BODY), &c).is_ok());
+        assert!(
+            parse_bearer_token(
+                &token("POST", "https://sts.amazonaws.com/", &json!({}), STS_BODY),
+                &c
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -484,31 +673,67 @@ mod tests {
         let h = json!({"x-amz-foo": ["1"]});
         let t = token("POST", "https://sts.amazonaws.com/", &h, STS_BODY);
         assert_eq!(err(&t, &cfg()), "invalid request header: X-Amz-Foo");
-        let lower = AwsIamConfig { allowed_sts_header_values: vec!["x-amz-foo".into()], ..cfg() };
+        let lower = AwsIamConfig {
+            allowed_sts_header_values: vec!["x-amz-foo".into()],
+            ..cfg()
+        };
         assert_eq!(err(&t, &lower), "invalid request header: X-Amz-Foo");
-        let canon = AwsIamConfig { allowed_sts_header_values: vec!["X-Amz-Foo".into()], ..cfg() };
+        let canon = AwsIamConfig {
+            allowed_sts_header_values: vec!["X-Amz-Foo".into()],
+            ..cfg()
+        };
         assert!(parse_bearer_token(&t, &canon).is_ok());
         let sdk = json!({"Amz-Sdk-Request": ["attempt=1"], "User-Agent": ["x"], "X-Amz-Content-Sha256": ["UNSIGNED-PAYLOAD"]});
-        assert!(parse_bearer_token(&token("POST", "https://sts.amazonaws.com/", &sdk, STS_BODY), &cfg()).is_ok());
+        assert!(
+            parse_bearer_token(
+                &token("POST", "https://sts.amazonaws.com/", &sdk, STS_BODY),
+                &cfg()
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn entity_headers_need_canonical_spelling_and_one_value() {
-        let d = AwsIamConfig { iam_endpoint: "http://127.0.0.1:1".into(), ..details() };
-        let mut h = entity_headers("x", "https://iam.amazonaws.com/", "Action=GetRole&RoleName=r");
+        let d = AwsIamConfig {
+            iam_endpoint: "http://127.0.0.1:1".into(),
+            ..details()
+        };
+        let mut h = entity_headers(
+            "x",
+            "https://iam.amazonaws.com/",
+            "Action=GetRole&RoleName=r",
+        );
         let m = h.as_object_mut().unwrap();
         let v = m.remove("X-Consul-Iam-Getentity-Method").unwrap();
         m.insert("X-Consul-IAM-GetEntity-Method".into(), v);
         let t = token("POST", "https://sts.amazonaws.com/", &h, STS_BODY);
-        assert_eq!(err(&t, &d), "missing header \"X-Consul-IAM-GetEntity-Method\"");
-        let mut h = entity_headers("x", "https://iam.amazonaws.com/", "Action=GetRole&RoleName=r");
+        assert_eq!(
+            err(&t, &d),
+            "missing header \"X-Consul-IAM-GetEntity-Method\""
+        );
+        let mut h = entity_headers(
+            "x",
+            "https://iam.amazonaws.com/",
+            "Action=GetRole&RoleName=r",
+        );
         h["X-Consul-Iam-Getentity-Url"] = json!(["a", "b"]);
         let t = token("POST", "https://sts.amazonaws.com/", &h, STS_BODY);
-        assert_eq!(err(&t, &d), "invalid value for header \"X-Consul-IAM-GetEntity-URL\" (expected 1 item)");
-        let mut h = entity_headers("x", "https://iam.amazonaws.com/", "Action=GetRole&RoleName=r");
+        assert_eq!(
+            err(&t, &d),
+            "invalid value for header \"X-Consul-IAM-GetEntity-URL\" (expected 1 item)"
+        );
+        let mut h = entity_headers(
+            "x",
+            "https://iam.amazonaws.com/",
+            "Action=GetRole&RoleName=r",
+        );
         h["X-Consul-Iam-Getentity-Headers"] = json!(["nope"]);
         let t = token("POST", "https://sts.amazonaws.com/", &h, STS_BODY);
-        assert_eq!(err(&t, &d), "invalid character 'o' in literal null (expecting 'u')");
+        assert_eq!(
+            err(&t, &d),
+            "invalid character 'o' in literal null (expecting 'u')"
+        );
     }
 
     /// Check order: inputs with two faults report the earlier check.
@@ -517,20 +742,70 @@ mod tests {
         let c = cfg();
         let h = json!({"X-Amz-Foo": ["1"]});
         // Method before host before body before query before headers.
-        assert_eq!(err(&token("GET", "https://evil.example/?a=b", &h, "Action=GetRole"), &c), "iam_http_request_method must be POST");
-        assert_eq!(err(&token("POST", "https://evil.example/?a=b", &h, "Action=GetRole"), &c), "invalid STS hostname: \"evil.example\"");
-        assert_eq!(err(&token("POST", "https://sts.amazonaws.com/?a=b", &h, "Action=GetRole"), &c), "iam_request_body error: unexpected value Action=[GetRole]");
-        assert_eq!(err(&token("POST", "https://sts.amazonaws.com/?a=b", &h, STS_BODY), &c), "URL query parameters are not allowed for security reasons: found \"a=b\"");
+        assert_eq!(
+            err(
+                &token("GET", "https://evil.example/?a=b", &h, "Action=GetRole"),
+                &c
+            ),
+            "iam_http_request_method must be POST"
+        );
+        assert_eq!(
+            err(
+                &token("POST", "https://evil.example/?a=b", &h, "Action=GetRole"),
+                &c
+            ),
+            "invalid STS hostname: \"evil.example\""
+        );
+        assert_eq!(
+            err(
+                &token(
+                    "POST",
+                    "https://sts.amazonaws.com/?a=b",
+                    &h,
+                    "Action=GetRole"
+                ),
+                &c
+            ),
+            "iam_request_body error: unexpected value Action=[GetRole]"
+        );
+        assert_eq!(
+            err(
+                &token("POST", "https://sts.amazonaws.com/?a=b", &h, STS_BODY),
+                &c
+            ),
+            "URL query parameters are not allowed for security reasons: found \"a=b\""
+        );
         // Headers JSON is decoded before the URL is parsed.
         let t = json!({"iam_http_request_method": "POST", "iam_request_url": "", "iam_request_headers": "", "iam_request_body": ""});
-        assert_eq!(err(&t.to_string(), &c), "invalid token: unexpected end of JSON input");
+        assert_eq!(
+            err(&t.to_string(), &c),
+            "invalid token: unexpected end of JSON input"
+        );
         // Phase B before phase C.
         let d = details();
-        assert_eq!(err(&token("POST", "https://sts.amazonaws.com/", &json!({}), "Action=x"), &d), "iam_request_body error: unexpected value Action=[x]");
+        assert_eq!(
+            err(
+                &token("POST", "https://sts.amazonaws.com/", &json!({}), "Action=x"),
+                &d
+            ),
+            "iam_request_body error: unexpected value Action=[x]"
+        );
         // Within phase C: the IAM host before the IAM body before the IAM query.
         let h = entity_headers("x", "https://evil.example/?q=1", "Action=GetRole");
-        assert_eq!(err(&token("POST", "https://sts.amazonaws.com/", &h, STS_BODY), &d), "invalid IAM hostname: \"evil.example\"");
+        assert_eq!(
+            err(
+                &token("POST", "https://sts.amazonaws.com/", &h, STS_BODY),
+                &d
+            ),
+            "invalid IAM hostname: \"evil.example\""
+        );
         let h = entity_headers("x", "https://iam.amazonaws.com/?q=1", "Action=GetRole");
-        assert_eq!(err(&token("POST", "https://sts.amazonaws.com/", &h, STS_BODY), &d), "iam_request_headers[\"X-Consul-IAM-GetEntity-Body\"] error: invalid request body \"Action=GetRole\"");
+        assert_eq!(
+            err(
+                &token("POST", "https://sts.amazonaws.com/", &h, STS_BODY),
+                &d
+            ),
+            "iam_request_headers[\"X-Consul-IAM-GetEntity-Body\"] error: invalid request body \"Action=GetRole\""
+        );
     }
 }

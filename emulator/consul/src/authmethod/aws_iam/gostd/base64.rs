@@ -102,7 +102,10 @@ mod tests {
 
     #[test]
     fn decodes_padded_input() {
-        assert_eq!(decode_std(b"aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8=").unwrap(), b"https://sts.amazonaws.com/");
+        assert_eq!(
+            decode_std(b"aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8=").unwrap(),
+            b"https://sts.amazonaws.com/"
+        );
         assert_eq!(decode_std(b"").unwrap(), b"");
         assert_eq!(decode_std(b"YQ==").unwrap(), b"a");
         assert_eq!(decode_std(b"YW\nJj").unwrap(), b"abc");
@@ -111,7 +114,12 @@ mod tests {
     #[test]
     fn reports_go_offsets() {
         // Corpus: base64url alphabet, `_` at 35.
-        assert_eq!(decode_std(b"aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8_Pj4-").unwrap_err().0, 35);
+        assert_eq!(
+            decode_std(b"aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8_Pj4-")
+                .unwrap_err()
+                .0,
+            35
+        );
         assert_eq!(decode_std(b"{not base64}").unwrap_err().0, 0);
         // Corpus: unpadded, 58 bytes → 56.
         let unpadded = b"QWN0aW9uPUdldENhbGxlcklkZW50aXR5JlZlcnNpb249MjAxMS0wNi0xNQ";

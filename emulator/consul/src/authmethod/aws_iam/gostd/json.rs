@@ -27,7 +27,10 @@ fn quote_char(c: u8) -> String {
         b'"' => "'\"'".to_owned(),
         _ => {
             let q = super::quote(&char::from(c).to_string());
-            format!("'{}'", q.get(1..q.len().saturating_sub(1)).unwrap_or_default())
+            format!(
+                "'{}'",
+                q.get(1..q.len().saturating_sub(1)).unwrap_or_default()
+            )
         }
     }
 }
@@ -70,7 +73,11 @@ pub(crate) fn check_valid(data: &[u8]) -> Result<(), JsonError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(JsonError("exceeded max depth".to_owned()));
                 }
-                let kind = if c == b'{' { Container::Object } else { Container::Array };
+                let kind = if c == b'{' {
+                    Container::Object
+                } else {
+                    Container::Array
+                };
                 stack.push(kind);
                 // Empty container, or first key / element.
                 let next = loop {
@@ -169,18 +176,24 @@ fn expect_colon(data: &[u8], i: &mut usize) -> Result<(), JsonError> {
 /// closing quote.
 fn scan_string(data: &[u8], mut i: usize) -> Result<usize, JsonError> {
     loop {
-        let Some(&c) = data.get(i) else { return Err(eof()) };
+        let Some(&c) = data.get(i) else {
+            return Err(eof());
+        };
         i += 1;
         match c {
             b'"' => return Ok(i),
             b'\\' => {
-                let Some(&e) = data.get(i) else { return Err(eof()) };
+                let Some(&e) = data.get(i) else {
+                    return Err(eof());
+                };
                 i += 1;
                 match e {
                     b'b' | b'f' | b'n' | b'r' | b't' | b'\\' | b'/' | b'"' => {}
                     b'u' => {
                         for _ in 0..4 {
-                            let Some(&h) = data.get(i) else { return Err(eof()) };
+                            let Some(&h) = data.get(i) else {
+                                return Err(eof());
+                            };
                             if !h.is_ascii_hexdigit() {
                                 return Err(syntax(h, "in \\u hexadecimal character escape"));
                             }
@@ -244,7 +257,9 @@ fn scan_number(data: &[u8], mut i: usize) -> Result<usize, JsonError> {
 
 fn scan_literal(data: &[u8], mut i: usize, rest: &[u8], name: &str) -> Result<usize, JsonError> {
     for &want in rest {
-        let Some(&c) = data.get(i) else { return Err(eof()) };
+        let Some(&c) = data.get(i) else {
+            return Err(eof());
+        };
         if c != want {
             let context = format!("in literal {name} (expecting {})", quote_char(want));
             return Err(syntax(c, &context));
@@ -296,7 +311,11 @@ impl<'a> Walker<'a> {
         // The scan already validated the string, so it cannot fail here.
         let end = scan_string(self.data, start).unwrap_or(self.data.len());
         self.i = end;
-        unquote(self.data.get(start..end.saturating_sub(1)).unwrap_or_default())
+        unquote(
+            self.data
+                .get(start..end.saturating_sub(1))
+                .unwrap_or_default(),
+        )
     }
 
     /// Skips any value, iteratively.
@@ -602,18 +621,39 @@ mod tests {
     fn syntax_errors_match_go() {
         assert_eq!(err(""), "unexpected end of JSON input");
         assert_eq!(err("{"), "unexpected end of JSON input");
-        assert_eq!(err("invalid"), "invalid character 'i' looking for beginning of value");
-        assert_eq!(err("nope"), "invalid character 'o' in literal null (expecting 'u')");
+        assert_eq!(
+            err("invalid"),
+            "invalid character 'i' looking for beginning of value"
+        );
+        assert_eq!(
+            err("nope"),
+            "invalid character 'o' in literal null (expecting 'u')"
+        );
         assert_eq!(err("{\"a\" 1}"), "invalid character '1' after object key");
-        assert_eq!(err("{\"a\":1 2}"), "invalid character '2' after object key:value pair");
+        assert_eq!(
+            err("{\"a\":1 2}"),
+            "invalid character '2' after object key:value pair"
+        );
         assert_eq!(err("[1 2]"), "invalid character '2' after array element");
-        assert_eq!(err("{1}"), "invalid character '1' looking for beginning of object key string");
+        assert_eq!(
+            err("{1}"),
+            "invalid character '1' looking for beginning of object key string"
+        );
         assert_eq!(err("{} x"), "invalid character 'x' after top-level value");
         assert_eq!(err("\"a\nb\""), "invalid character '\\n' in string literal");
-        assert_eq!(err("\"\\x\""), "invalid character 'x' in string escape code");
+        assert_eq!(
+            err("\"\\x\""),
+            "invalid character 'x' in string escape code"
+        );
         assert_eq!(err("-x"), "invalid character 'x' in numeric literal");
-        assert_eq!(err("1.x"), "invalid character 'x' after decimal point in numeric literal");
-        assert_eq!(err("{'a':1}"), "invalid character '\\'' looking for beginning of object key string");
+        assert_eq!(
+            err("1.x"),
+            "invalid character 'x' after decimal point in numeric literal"
+        );
+        assert_eq!(
+            err("{'a':1}"),
+            "invalid character '\\'' looking for beginning of object key string"
+        );
         assert!(check_valid(b" {\"a\": [1, -2.5e3, true, null, \"x\"]} ").is_ok());
         assert!(check_valid(b"12").is_ok());
     }
@@ -621,9 +661,13 @@ mod tests {
     #[test]
     fn struct_decode_is_case_insensitive_and_reports_first_type_error() {
         let fields = ["iam_http_request_method", "iam_request_url"];
-        let got =
-            decode_string_struct(br#"{"IAM_HTTP_REQUEST_METHOD":"POST","x":1}"#, &fields, "", "T")
-                .unwrap();
+        let got = decode_string_struct(
+            br#"{"IAM_HTTP_REQUEST_METHOD":"POST","x":1}"#,
+            &fields,
+            "",
+            "T",
+        )
+        .unwrap();
         assert_eq!(got, vec!["POST".to_owned(), String::new()]);
         let e = decode_string_struct(br#"{"iam_http_request_method":1}"#, &fields, "", "T")
             .unwrap_err();
@@ -631,20 +675,34 @@ mod tests {
             e.0,
             "json: cannot unmarshal number into Go struct field .iam_http_request_method of type string"
         );
-        let got = decode_string_struct(br#"{"iam_request_url":"a\u00e9\ud83d\ude00"}"#, &fields, "", "T")
-            .unwrap();
+        let got = decode_string_struct(
+            br#"{"iam_request_url":"a\u00e9\ud83d\ude00"}"#,
+            &fields,
+            "",
+            "T",
+        )
+        .unwrap();
         assert_eq!(got[1], "aé😀");
     }
 
     #[test]
     fn header_decode_matches_go() {
         let h = decode_header(br#"{"A":["1","2"],"b":null,"A":["3"]}"#).unwrap();
-        assert_eq!(h, vec![("A".to_owned(), vec!["3".to_owned()]), ("b".to_owned(), vec![])]);
+        assert_eq!(
+            h,
+            vec![
+                ("A".to_owned(), vec!["3".to_owned()]),
+                ("b".to_owned(), vec![])
+            ]
+        );
         assert_eq!(
             decode_header(br#"{"Authorization": "x"}"#).unwrap_err().0,
             "json: cannot unmarshal string into Go struct field Header.Authorization of type []string"
         );
-        assert_eq!(decode_header(b"").unwrap_err().0, "unexpected end of JSON input");
+        assert_eq!(
+            decode_header(b"").unwrap_err().0,
+            "unexpected end of JSON input"
+        );
         assert_eq!(
             decode_header(b"[]").unwrap_err().0,
             "json: cannot unmarshal array into Go value of type http.Header"

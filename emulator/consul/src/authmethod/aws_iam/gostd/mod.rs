@@ -91,7 +91,11 @@ pub(crate) fn canonical_header_key(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
     let mut upper = true;
     for &b in bytes {
-        let c = if upper { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() };
+        let c = if upper {
+            b.to_ascii_uppercase()
+        } else {
+            b.to_ascii_lowercase()
+        };
         out.push(char::from(c));
         upper = b == b'-';
     }
@@ -136,7 +140,10 @@ mod tests {
     #[test]
     fn canonical_header_keys() {
         assert_eq!(canonical_header_key("x-amz-date"), "X-Amz-Date");
-        assert_eq!(canonical_header_key("X-Consul-IAM-ServerID"), "X-Consul-Iam-Serverid");
+        assert_eq!(
+            canonical_header_key("X-Consul-IAM-ServerID"),
+            "X-Consul-Iam-Serverid"
+        );
         assert_eq!(canonical_header_key("bad key"), "bad key");
         assert_eq!(canonical_header_key("content-type"), "Content-Type");
     }

@@ -61,21 +61,42 @@ mod tests {
         assert_eq!(
             v,
             vec![
-                ("Action".to_owned(), vec!["GetRole".to_owned(), "GetUser".to_owned()]),
+                (
+                    "Action".to_owned(),
+                    vec!["GetRole".to_owned(), "GetUser".to_owned()]
+                ),
                 ("Version".to_owned(), vec![String::new()]),
                 ("x".to_owned(), vec![String::new()]),
             ]
         );
-        assert_eq!(parse_query("a=b+c%21").unwrap(), vec![("a".to_owned(), vec!["b c!".to_owned()])]);
+        assert_eq!(
+            parse_query("a=b+c%21").unwrap(),
+            vec![("a".to_owned(), vec!["b c!".to_owned()])]
+        );
         assert!(parse_query("").unwrap().is_empty());
     }
 
     #[test]
     fn errors_like_go() {
-        assert_eq!(parse_query("Version=%zz").unwrap_err(), "invalid URL escape \"%zz\"");
-        assert_eq!(parse_query("a=%4").unwrap_err(), "invalid URL escape \"%4\"");
-        assert_eq!(parse_query("a=1;b=2").unwrap_err(), "invalid semicolon separator in query");
-        assert_eq!(parse_query("a=%zz&b=1;").unwrap_err(), "invalid semicolon separator in query");
-        assert_eq!(format_string_slice(&["GetRole".into(), "GetUser".into()]), "[GetRole GetUser]");
+        assert_eq!(
+            parse_query("Version=%zz").unwrap_err(),
+            "invalid URL escape \"%zz\""
+        );
+        assert_eq!(
+            parse_query("a=%4").unwrap_err(),
+            "invalid URL escape \"%4\""
+        );
+        assert_eq!(
+            parse_query("a=1;b=2").unwrap_err(),
+            "invalid semicolon separator in query"
+        );
+        assert_eq!(
+            parse_query("a=%zz&b=1;").unwrap_err(),
+            "invalid semicolon separator in query"
+        );
+        assert_eq!(
+            format_string_slice(&["GetRole".into(), "GetUser".into()]),
+            "[GetRole GetUser]"
+        );
     }
 }

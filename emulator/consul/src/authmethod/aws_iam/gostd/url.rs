@@ -133,7 +133,8 @@ fn unescape(s: &str, mode: Mode) -> Result<String, String> {
             }
         }
     }
-    if !has_escape && !(mode == Mode::QueryComponent && s.contains('+')) {
+    let needs_decode = has_escape || (mode == Mode::QueryComponent && s.contains('+'));
+    if !needs_decode {
         return Ok(s.to_owned());
     }
     let mut out = Vec::with_capacity(b.len());
@@ -249,7 +250,10 @@ fn parse_authority(authority: &str) -> Result<Authority, String> {
     }
     let user = match userinfo.split_once(':') {
         None => (unescape(userinfo, Mode::UserPassword)?, None),
-        Some((u, p)) => (unescape(u, Mode::UserPassword)?, Some(unescape(p, Mode::UserPassword)?)),
+        Some((u, p)) => (
+            unescape(u, Mode::UserPassword)?,
+            Some(unescape(p, Mode::UserPassword)?),
+        ),
     };
     Ok((Some(user), host))
 }
@@ -267,7 +271,10 @@ fn get_scheme(raw: &str) -> Result<(&str, &str), String> {
                 if i == 0 {
                     return Err("missing protocol scheme".to_owned());
                 }
-                return Ok((raw.get(..i).unwrap_or_default(), raw.get(i + 1..).unwrap_or_default()));
+                return Ok((
+                    raw.get(..i).unwrap_or_default(),
+                    raw.get(i + 1..).unwrap_or_default(),
+                ));
             }
             _ => return Ok(("", raw)),
         }
@@ -330,10 +337,11 @@ pub(crate) fn parse(raw: &str) -> Result<GoUrl, String> {
         Some((u, f)) => (u, Some(f)),
         None => (raw, None),
     };
-    let mut u = parse_inner(without_frag)
-        .map_err(|e| format!("parse {}: {e}", quote(without_frag)))?;
+    let mut u =
+        parse_inner(without_frag).map_err(|e| format!("parse {}: {e}", quote(without_frag)))?;
     if let Some(f) = frag {
-        u.fragment = unescape(f, Mode::Fragment).map_err(|e| format!("parse {}: {e}", quote(raw)))?;
+        u.fragment =
+            unescape(f, Mode::Fragment).map_err(|e| format!("parse {}: {e}", quote(raw)))?;
     }
     Ok(u)
 }
@@ -350,7 +358,11 @@ pub(crate) fn parse_absolute(raw: &str) -> Result<GoUrl, String> {
 impl GoUrl {
     fn set_path(&mut self, p: &str) -> Result<(), String> {
         self.path = unescape(p, Mode::Path)?;
-        self.raw_path = if escape(&self.path, Mode::Path) == p { String::new() } else { p.to_owned() };
+        self.raw_path = if escape(&self.path, Mode::Path) == p {
+            String::new()
+        } else {
+            p.to_owned()
+        };
         Ok(())
     }
 
@@ -362,7 +374,9 @@ impl GoUrl {
         {
             host = host.get(..colon).unwrap_or_default();
         }
-        host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host)
+        host.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
     }
 
     /// Go's `Port()`.
@@ -379,7 +393,10 @@ impl GoUrl {
     pub(crate) fn escaped_path(&self) -> String {
         if !self.raw_path.is_empty()
             && unescape(&self.raw_path, Mode::Path).ok().as_deref() == Some(self.path.as_str())
-            && self.raw_path.bytes().all(|b| b != b'?' && b != b'#' && b >= 0x21)
+            && self
+                .raw_path
+                .bytes()
+                .all(|b| b != b'?' && b != b'#' && b >= 0x21)
         {
             return self.raw_path.clone();
         }
@@ -415,9 +432,10 @@ impl GoUrl {
         if !self.opaque.is_empty() {
             buf.push_str(&self.opaque);
         } else {
-            if (!self.scheme.is_empty() || !self.host.is_empty() || self.user.is_some())
-                && !(self.omit_host && self.host.is_empty() && self.user.is_none())
-            {
+            let has_authority =
+                !self.scheme.is_empty() || !self.host.is_empty() || self.user.is_some();
+            let omitted = self.omit_host && self.host.is_empty() && self.user.is_none();
+            if has_authority && !omitted {
                 if !self.host.is_empty() || !self.path.is_empty() || self.user.is_some() {
                     buf.push_str("//");
                 }
@@ -531,15 +549,36 @@ mod tests {
 
     #[test]
     fn parse_errors_match_go() {
-        assert_eq!(parse("://invalid-url").unwrap_err(), "parse \"://invalid-url\": missing protocol scheme");
-        assert_eq!(parse_absolute("not a url").unwrap_err(), "url is invalid: \"not a url\"");
+        assert_eq!(
+            parse("://invalid-url").unwrap_err(),
+            "parse \"://invalid-url\": missing protocol scheme"
+        );
+        assert_eq!(
+            parse_absolute("not a url").unwrap_err(),
+            "url is invalid: \"not a url\""
+        );
         assert_eq!(parse_absolute("").unwrap_err(), "url is invalid: \"\"");
-        assert_eq!(parse_absolute("sts.amazonaws.com/").unwrap_err(), "url is invalid: \"sts.amazonaws.com/\"");
-        assert_eq!(parse("http://h:x/").unwrap_err(), "parse \"http://h:x/\": invalid port \":x\" after host");
-        assert_eq!(parse("http://a b/").unwrap_err(), "parse \"http://a b/\": invalid character \" \" in host name");
-        assert_eq!(parse("http://h/%zz").unwrap_err(), "parse \"http://h/%zz\": invalid URL escape \"%zz\"");
+        assert_eq!(
+            parse_absolute("sts.amazonaws.com/").unwrap_err(),
+            "url is invalid: \"sts.amazonaws.com/\""
+        );
+        assert_eq!(
+            parse("http://h:x/").unwrap_err(),
+            "parse \"http://h:x/\": invalid port \":x\" after host"
+        );
+        assert_eq!(
+            parse("http://a b/").unwrap_err(),
+            "parse \"http://a b/\": invalid character \" \" in host name"
+        );
+        assert_eq!(
+            parse("http://h/%zz").unwrap_err(),
+            "parse \"http://h/%zz\": invalid URL escape \"%zz\""
+        );
         assert_eq!(parse("a:b/c").map(|u| u.opaque).unwrap(), "b/c");
-        assert_eq!(parse("1a:b").unwrap_err(), "parse \"1a:b\": first path segment in URL cannot contain colon");
+        assert_eq!(
+            parse("1a:b").unwrap_err(),
+            "parse \"1a:b\": first path segment in URL cannot contain colon"
+        );
     }
 
     #[test]
@@ -562,7 +601,10 @@ mod tests {
         let j = |base: &str, p: &str| parse(base).unwrap().join_path(p).to_string();
         assert_eq!(j("http://127.0.0.1:1", "/"), "http://127.0.0.1:1/");
         assert_eq!(j("http://fake/sts", "/sts/"), "http://fake/sts/sts/");
-        assert_eq!(j("https://sts.us-east-1.amazonaws.com/", "/"), "https://sts.us-east-1.amazonaws.com/");
+        assert_eq!(
+            j("https://sts.us-east-1.amazonaws.com/", "/"),
+            "https://sts.us-east-1.amazonaws.com/"
+        );
         assert_eq!(j("http://fake/sts/", "/"), "http://fake/sts/");
         assert_eq!(j("http://fake/a", "/../../b"), "http://fake/b");
         assert_eq!(j("http://fake", ""), "http://fake");
