@@ -23,13 +23,49 @@ pub struct Scenario {
     pub requires: Vec<Requirement>,
     /// Identity overrides merged over `fixtures/identities.yaml` (same format: a mapping with
     /// `accounts`), as given; the AWS emulator validates the content.
-    pub identities: Option<serde_json::Value>,
+    pub identities: Option<IdentityOverrides>,
     /// Options of the AWS emulator.
     pub aws: AwsOptions,
     /// The Consul state to create before the first step.
     pub consul: ConsulSetup,
     /// The steps, in order; never empty.
     pub steps: Vec<Step>,
+}
+
+/// Identity overrides as written (a JSON object). They may hold seeded secret keys and session
+/// tokens, so `Debug` shows only the account IDs; hand the JSON to the AWS emulator's fixture
+/// loader, which moves the secrets into `Secret`s.
+#[derive(Clone, PartialEq)]
+pub struct IdentityOverrides(serde_json::Map<String, serde_json::Value>);
+
+impl IdentityOverrides {
+    pub(crate) fn new(map: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self(map)
+    }
+
+    /// The overrides as JSON, in the format of `fixtures/identities.yaml`.
+    pub fn expose_json(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
+    }
+
+    /// The overrides as a JSON value, in the format of `fixtures/identities.yaml`.
+    pub fn into_json(self) -> serde_json::Value {
+        serde_json::Value::Object(self.0)
+    }
+}
+
+impl fmt::Debug for IdentityOverrides {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let accounts: Vec<&String> = self
+            .0
+            .get("accounts")
+            .and_then(serde_json::Value::as_object)
+            .map(|a| a.keys().collect())
+            .unwrap_or_default();
+        f.debug_struct("IdentityOverrides")
+            .field("accounts", &accounts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Something a scenario needs from where it runs.

@@ -85,6 +85,15 @@ impl<T: JsonSchema> JsonSchema for Sp<T> {
     }
 }
 
+/// `requires` in the schema: the known names, so editors complete them.
+fn requirement_list(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "items": { "enum": crate::model::Requirement::NAMES },
+        "uniqueItems": true,
+    })
+}
+
 /// A step kind key that is present even when written without a value (`expect_no_secrets:`).
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
@@ -105,6 +114,7 @@ pub(crate) struct RawScenario {
     /// What the environment must offer: `enterprise` (Consul Enterprise features such as
     /// namespaces), `docker` (a container runtime). Unmet requirements skip the scenario.
     #[serde(default)]
+    #[schemars(schema_with = "requirement_list")]
     pub(crate) requires: Vec<Sp<String>>,
     /// Identity overrides merged over `fixtures/identities.yaml`, in the same format (`accounts`
     /// → account ID → `roles`/`users`).
@@ -127,6 +137,7 @@ pub(crate) struct RawScenario {
 /// Options of the AWS emulator.
 #[derive(Debug, Default, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Aws")]
 pub(crate) struct RawAws {
     /// Reject credential scopes and hosts naming a region AWS does not have, instead of
     /// accepting any well-formed region name. Default false.
@@ -138,6 +149,7 @@ pub(crate) struct RawAws {
 /// field names (as in the Consul HTTP API docs) and validated by Consul when created.
 #[derive(Debug, Default, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Consul")]
 pub(crate) struct RawConsul {
     /// A preset applied before the objects below: a name (`fixtures/<name>.yaml`, e.g.
     /// `consul-ecs`) or a path relative to this file (contains `/` or ends in `.yaml`).
@@ -293,6 +305,7 @@ impl JsonSchema for RawStep {
 /// Run the client's login command.
 #[derive(Debug, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Login")]
 pub(crate) struct RawLogin {
     /// Whose AWS credentials the client gets: `ROLE/SESSION`, `USER` (its first access key) or
     /// `USER/ACCESS_KEY_ID`, from the identity fixtures.
@@ -340,6 +353,7 @@ pub(crate) struct RawLogin {
 /// Log a saved token out.
 #[derive(Debug, Default, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Logout")]
 pub(crate) struct RawLogout {
     /// A saved token name (default `default`), `none` (no token) or `bogus` (a random UUID).
     #[serde(default)]
@@ -352,6 +366,7 @@ pub(crate) struct RawLogout {
 /// Check whether a saved token works.
 #[derive(Debug, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ExpectToken")]
 pub(crate) struct RawExpectToken {
     /// The saved token name. Default `default`.
     #[serde(default)]
@@ -364,6 +379,7 @@ pub(crate) struct RawExpectToken {
 /// A raw Consul HTTP call.
 #[derive(Debug, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Api")]
 pub(crate) struct RawApi {
     /// HTTP method: GET, PUT, POST, DELETE, HEAD or PATCH.
     #[schemars(required)]
@@ -382,6 +398,7 @@ pub(crate) struct RawApi {
 /// Shift the emulators' clock.
 #[derive(Debug, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Clock")]
 pub(crate) struct RawClock {
     /// Go-style duration: `90s`, `16m`, `1h30m`; negative moves the clock back (`-20m`).
     #[schemars(regex(pattern = r"^[-+]?(0|([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+)$"))]
@@ -392,6 +409,7 @@ pub(crate) struct RawClock {
 /// Make the emulated STS/IAM answer with an error status, or slowly, for the next requests.
 #[derive(Debug, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Fault")]
 pub(crate) struct RawFault {
     /// `sts`, `iam` or `any`.
     #[schemars(required)]
@@ -410,6 +428,7 @@ pub(crate) struct RawFault {
 /// Re-send the bearer token captured from a saved login.
 #[derive(Debug, Default, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Replay")]
 pub(crate) struct RawReplay {
     /// The saved login whose bearer token is re-sent. Default `default`.
     #[serde(default)]
@@ -422,6 +441,7 @@ pub(crate) struct RawReplay {
 /// Check the audit log.
 #[derive(Debug, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ExpectAudit")]
 pub(crate) struct RawExpectAudit {
     /// Entries that must each match at least one audit record, e.g.
     /// `{stage: OperationComplete, endpoint: /v1/acl/login, method: POST, status: "200"}`.
@@ -432,6 +452,7 @@ pub(crate) struct RawExpectAudit {
 /// Scan every output so far for the seeded secrets. Takes no keys: write `{}`.
 #[derive(Debug, Default, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ExpectNoSecrets")]
 pub(crate) struct RawExpectNoSecrets {}
 
 /// Every expectation key of every kind, decoded together so a misplaced key gets a precise
@@ -459,6 +480,7 @@ pub(crate) struct RawExpect {
 #[allow(dead_code, reason = "schema only; files decode through RawExpect")]
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ClientExpect")]
 pub(crate) struct RawClientExpect {
     /// Whether the command must succeed. Default true, or false when `error` is set.
     ok: Option<bool>,
@@ -476,6 +498,7 @@ pub(crate) struct RawClientExpect {
 #[allow(dead_code, reason = "schema only; files decode through RawExpect")]
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Outcome")]
 pub(crate) struct RawOutcome {
     /// Whether the command must succeed. Default true, or false when `error` is set.
     ok: Option<bool>,
@@ -487,6 +510,7 @@ pub(crate) struct RawOutcome {
 #[allow(dead_code, reason = "schema only; files decode through RawExpect")]
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ApiExpect")]
 pub(crate) struct RawApiExpect {
     /// Exact HTTP status. Default: any 2xx.
     status: Option<u16>,
@@ -499,6 +523,7 @@ pub(crate) struct RawApiExpect {
 /// Facts from the AWS journal about the STS request Consul forwarded for this login.
 #[derive(Debug, Default, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Sent")]
 pub(crate) struct RawSent {
     /// Region in the credential scope, e.g. `us-east-1`.
     #[serde(default)]
@@ -526,6 +551,7 @@ pub(crate) struct RawSent {
 /// Header names that must or must not be among the SignedHeaders (case-insensitive).
 #[derive(Debug, Default, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SignedHeaders")]
 pub(crate) struct RawSignedHeaders {
     /// Each must be signed.
     #[serde(default)]

@@ -15,8 +15,9 @@ use crate::diag::{did_you_mean, one_of_help};
 use crate::duration::parse_go_duration;
 use crate::model::{
     ApiCall, ApiExpect, AwsOptions, ClientExpect, ClockShift, ConsulSetup, Endpoint, ExpectAudit,
-    ExpectToken, Fault, FaultAction, Login, LoginAs, Logout, Outcome, Preset, Replay, Requirement,
-    SavedName, Scenario, SentExpect, SignedHeadersExpect, Step, StepKind, TokenRef, Verdict,
+    ExpectToken, Fault, FaultAction, IdentityOverrides, Login, LoginAs, Logout, Outcome, Preset,
+    Replay, Requirement, SavedName, Scenario, SentExpect, SignedHeadersExpect, Step, StepKind,
+    TokenRef, Verdict,
 };
 use crate::raw::{RawExpect, RawScenario, RawStep, Sp};
 use crate::tree::Pos;
@@ -156,8 +157,8 @@ pub(crate) fn validate(root: Sp<RawScenario>) -> Result<Scenario, Vec<Problem>> 
 
     let identities = match raw.identities {
         Some(sp) if !sp.dirty => {
-            if sp.value.is_object() {
-                Some(sp.value)
+            if let serde_json::Value::Object(map) = sp.value {
+                Some(IdentityOverrides::new(map))
             } else if sp.value.is_null() {
                 None
             } else {

@@ -27,9 +27,7 @@ fn full_example_becomes_exactly_this_model() {
         name: "full example of every key".into(),
         tags: vec!["login".into(), "ecs".into()],
         requires: vec![Requirement::Enterprise],
-        identities: Some(json!({"accounts": {"123456789012": {"roles": [
-            {"name": "api-task", "tags": {"consul.hashicorp.com.service-name": "api"}}
-        ]}}})),
+        identities: got.identities.clone(),
         aws: AwsOptions {
             strict_regions: true,
         },
@@ -273,6 +271,12 @@ fn full_example_becomes_exactly_this_model() {
         ],
     };
     assert_eq!(got, want);
+    assert_eq!(
+        got.identities.clone().map(IdentityOverrides::into_json),
+        Some(json!({"accounts": {"123456789012": {"roles": [
+            {"name": "api-task", "tags": {"consul.hashicorp.com.service-name": "api"}}
+        ]}}}))
+    );
     // Every step kind appears in the full example.
     let mut keys: Vec<&str> = got.steps.iter().map(|s| s.kind.key()).collect();
     keys.sort_unstable();
@@ -440,4 +444,20 @@ fn load_file_reads_utf8_files_and_bounds_size() {
         "{d}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn identity_overrides_do_not_show_secrets_in_debug() {
+    let s = load(
+        "name: m\nidentities:\n  accounts:\n    012345678901:\n      users:\n        - name: u\n          access_keys: [{ access_key_id: AKIAX, secret_access_key: TOPSECRETVALUE }]\nsteps: [expect_no_secrets: {}]\n",
+    );
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("TOPSECRETVALUE"), "{debug}");
+    // Account IDs with a leading zero stay strings, unquoted or not.
+    assert!(debug.contains("\"012345678901\""), "{debug}");
+    let json = s.identities.unwrap().into_json();
+    assert_eq!(
+        json["accounts"]["012345678901"]["users"][0]["access_keys"][0]["secret_access_key"],
+        "TOPSECRETVALUE"
+    );
 }

@@ -64,7 +64,7 @@ fn every_field_of_every_definition_has_a_description() {
             assert_eq!(def["additionalProperties"], false, "{name} is not closed");
         }
     }
-    let login = &defs["RawLogin"];
+    let login = &defs["Login"];
     assert_eq!(login["required"], serde_json::json!(["as", "method"]));
     assert!(defs["CredentialSource"].to_string().contains("shared-file"));
 }
