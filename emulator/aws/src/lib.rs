@@ -61,8 +61,8 @@ pub use journal::{
 pub use server::{DEFAULT_ADDR, RunningAws, bind, serve};
 pub use state::{AwsConfig, AwsState, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_LIMIT, RegionMode};
 pub use store::{
-    AccountId, FixtureError, IdentityStore, Principal, Role, SessionCredentials, User,
-    derive_unique_id,
+    AccountId, FixtureError, IdentityStore, Principal, Role, SessionCredentials, StoredCredential,
+    User, derive_unique_id,
 };
 pub use xml::{IAM_NS, STS_NS};
 

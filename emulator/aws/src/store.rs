@@ -175,6 +175,20 @@ impl Principal {
     }
 }
 
+/// An access key as stored: for the harness, which hands credentials to clients and scrubs
+/// every secret from its reports.
+#[derive(Debug, Clone)]
+pub struct StoredCredential {
+    /// The access key id.
+    pub access_key_id: String,
+    /// Whom it speaks for.
+    pub principal: Principal,
+    /// The secret access key.
+    pub secret_access_key: Secret<String>,
+    /// The session token of a temporary credential.
+    pub session_token: Option<Secret<String>>,
+}
+
 /// A role session's credentials as stored (used by the ECS endpoint).
 #[derive(Debug, Clone)]
 pub struct SessionCredentials {
@@ -389,6 +403,39 @@ impl IdentityStore {
     /// Every user, ordered by account and name.
     pub fn users(&self) -> impl Iterator<Item = &Arc<User>> {
         self.users.values()
+    }
+
+    /// Every access key with its principal and secrets, ordered by principal (account, then
+    /// role or user name) and then key id, so "the first key of a user" is well defined.
+    pub fn credentials(&self) -> Vec<StoredCredential> {
+        let mut all: Vec<StoredCredential> = self
+            .keys
+            .iter()
+            .map(|(akid, entry)| StoredCredential {
+                access_key_id: akid.clone(),
+                principal: entry.principal.clone(),
+                secret_access_key: entry.record.secret_access_key.clone(),
+                session_token: entry.record.session_token.clone(),
+            })
+            .collect();
+        all.sort_by(|a, b| {
+            let key = |c: &StoredCredential| match &c.principal {
+                Principal::AssumedRole { role, session } => (
+                    role.account.clone(),
+                    role.name.clone(),
+                    session.clone(),
+                    c.access_key_id.clone(),
+                ),
+                Principal::User(user) => (
+                    user.account.clone(),
+                    user.name.clone(),
+                    String::new(),
+                    c.access_key_id.clone(),
+                ),
+            };
+            key(a).cmp(&key(b))
+        });
+        all
     }
 
     /// The credentials of a role session, e.g. to hand out over the ECS endpoint.

@@ -771,3 +771,72 @@ async fn real_socket_serves_sts_and_ecs_and_shuts_down() {
     drop(client);
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn checks_run_in_aws_order_when_several_fail() {
+    let state = state();
+    // Wrong secret and an unknown action: authentication comes first (steps 16 before 17).
+    let mut c = creds(WEB_KEY);
+    c.secret = "wrongwrongwrongwrongwrongwrongwrongwrong".into();
+    let mut spec = Spec::sts_post(c);
+    spec.body = b"Action=AssumeRole&Version=2011-06-15".to_vec();
+    expect_error(
+        &send_wire(&state, &sign_request(&spec)).await,
+        403,
+        "SignatureDoesNotMatch",
+    );
+    // Expired session and skewed clock: the skew (steps 10-11) is found before the token (14).
+    state.clock().set_offset_seconds(20 * 60);
+    let a = send_wire(&state, &sign_request(&Spec::sts_post(creds(EXPIRED_KEY)))).await;
+    assert!(a.message().starts_with("Signature expired"), "{a:?}");
+    state.clock().set_offset_seconds(0);
+    // No permission and no such role: authorisation (18) before existence.
+    let a = send_wire(
+        &state,
+        &sign_request(&Spec::iam_post(
+            creds(RESTRICTED_KEY),
+            "Action=GetRole&RoleName=nope&Version=2010-05-08",
+        )),
+    )
+    .await;
+    expect_error(&a, 403, "AccessDenied");
+    // A malformed body is reported before authentication.
+    let mut spec = Spec::sts_post(creds(WEB_KEY));
+    spec.body = b"Action=GetCallerIdentity&x=%zz".to_vec();
+    let wire = sign_request(&spec).set_header("authorization", "garbage");
+    expect_error(&send_wire(&state, &wire).await, 400, "MalformedQueryString");
+}
+
+#[test]
+fn shipped_fixtures_cover_the_ecs_setup() {
+    let store = iamconform_aws::IdentityStore::shipped().unwrap();
+    let role = |name: &str| store.find_role(ACCOUNT, name).unwrap().clone();
+    let tag = |r: &iamconform_aws::Role, k: &str| {
+        r.tags
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let web = role("web-task");
+    assert_eq!(web.path, "/consul-ecs/");
+    assert_eq!(
+        tag(&web, "consul.hashicorp.com.service-name").as_deref(),
+        Some("web")
+    );
+    let api = role("api-task");
+    assert!(tag(&api, "consul.hashicorp.com.namespace").is_some());
+    let gw = role("mesh-gateway-task");
+    assert_eq!(
+        tag(&gw, "consul.hashicorp.com.gateway-kind").as_deref(),
+        Some("mesh-gateway")
+    );
+    assert!(store.find_role(ACCOUNT, "consul-ecs-client").is_some());
+    assert!(role("restricted-task").allow.is_empty());
+    assert!(tag(&role("untagged-task"), "consul.hashicorp.com.service-name").is_none());
+    assert!(store.find_role("210987654321", "web-task").is_some());
+    for akid in [WEB_KEY, USER_KEY, RESTRICTED_KEY, DEPLOY_KEY] {
+        let c = creds(akid);
+        assert_eq!(c.secret.len(), 40, "{akid}");
+    }
+    assert!(creds(WEB_KEY).token.unwrap().len() > 300);
+}
