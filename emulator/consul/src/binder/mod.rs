@@ -221,12 +221,12 @@ pub fn compute_bind_name(
     if !valid(&computed) {
         return Err(BindError::InvalidName(computed));
     }
-    if reject_uppercase && template.contains("${") {
-        if let Ok(original) = iamconform_hil::interpolate(template, vars, false) {
-            if original != computed {
-                return Err(BindError::Uppercase(original));
-            }
-        }
+    if reject_uppercase
+        && template.contains("${")
+        && let Ok(original) = iamconform_hil::interpolate(template, vars, false)
+        && original != computed
+    {
+        return Err(BindError::Uppercase(original));
     }
     Ok(computed)
 }
@@ -247,15 +247,15 @@ pub fn generate_templated_policy(
         Some(v) => {
             let name = iamconform_hil::interpolate(&v.name, vars, true)
                 .map_err(|e| BindError::TemplateVars(e.to_string()))?;
-            if reject_uppercase && v.name.contains("${") {
-                if let Ok(original) = iamconform_hil::interpolate(&v.name, vars, false) {
-                    if original != name {
-                        return Err(BindError::TemplateVars(format!(
-                            "invalid bind variable: the projected variables contain uppercase characters (interpolated as {} before lowercasing), but bind variables for this type must be lowercase; ensure the bound resource name is lowercase",
-                            go_quote(&original)
-                        )));
-                    }
-                }
+            if reject_uppercase
+                && v.name.contains("${")
+                && let Ok(original) = iamconform_hil::interpolate(&v.name, vars, false)
+                && original != name
+            {
+                return Err(BindError::TemplateVars(format!(
+                    "invalid bind variable: the projected variables contain uppercase characters (interpolated as {} before lowercasing), but bind variables for this type must be lowercase; ensure the bound resource name is lowercase",
+                    go_quote(&original)
+                )));
             }
             Some(TemplateVariables { name })
         }

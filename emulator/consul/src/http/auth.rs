@@ -263,10 +263,10 @@ pub(super) async fn logout(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Reply, ConsulError> {
-    if let Some(dc) = params.non_empty("dc") {
-        if dc != s.config.datacenter {
-            return Err(ConsulError::plain("No path to datacenter"));
-        }
+    if let Some(dc) = params.non_empty("dc")
+        && dc != s.config.datacenter
+    {
+        return Err(ConsulError::plain("No path to datacenter"));
     }
     let _ = headers;
     let Some(secret) = tok.0 else {

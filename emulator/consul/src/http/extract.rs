@@ -140,10 +140,10 @@ pub fn scope_from(
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
     };
-    if let Some(dc) = params.non_empty("dc") {
-        if dc != state.config.datacenter {
-            return Err(ConsulError::plain("No path to datacenter"));
-        }
+    if let Some(dc) = params.non_empty("dc")
+        && dc != state.config.datacenter
+    {
+        return Err(ConsulError::plain("No path to datacenter"));
     }
     if !state.config.enterprise {
         if header("X-Consul-Namespace").is_some() {

@@ -10,9 +10,10 @@
 use crate::error::{ConsulError, PermissionDenied};
 
 /// Access levels, ordered by strength (`Deny` is handled separately: it always wins).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Level {
     /// No rule.
+    #[default]
     None,
     /// `read`.
     Read,
@@ -150,27 +151,41 @@ pub(crate) struct ParsedRules {
 
 type LevelOrNone = Level;
 
-impl Default for Level {
-    fn default() -> Self {
-        Self::None
-    }
-}
-
 /// Parses policy rules as Consul's `acl.NewPolicyFromSource` does for the parts the emulator
 /// enforces; every other block only has to be valid HCL.
 pub(crate) fn parse_rules(rules: &str) -> Result<ParsedRules, String> {
-    let body: hcl::Body =
-        hcl::from_str(rules).map_err(|e| format!("Failed to parse ACL rules: {e}"))?;
+    // Consul parses rules with HCL 1, which also reads JSON and accepts several blocks on
+    // one line (`node_prefix "" { policy = "write" } service_prefix "" { … }`, as consul-ecs
+    // writes them); hcl-rs speaks HCL 2, so HCL 1 input is first put one item per line.
+    let top: Vec<(String, String)> = if rules.trim_start().starts_with('{') {
+        let v: serde_json::Value =
+            serde_json::from_str(rules).map_err(|e| format!("Failed to parse ACL rules: {e}"))?;
+        v.as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        let body: hcl::Body = hcl::from_str(rules)
+            .or_else(|first| hcl::from_str(&hcl1_to_hcl2(rules)).map_err(|_| first))
+            .map_err(|e| format!("Failed to parse ACL rules: {e}"))?;
+        body.attributes()
+            .map(|attr| {
+                let value = match attr.expr() {
+                    hcl::Expression::String(s) => s.clone(),
+                    other => format!("{other}"),
+                };
+                (attr.key().to_string(), value)
+            })
+            .collect()
+    };
     let mut out = ParsedRules::default();
-    for attr in body.attributes() {
-        let key = attr.key();
+    for (key, value) in top {
         if key != "acl" && key != "operator" {
             continue;
         }
-        let value = match attr.expr() {
-            hcl::Expression::String(s) => s.clone(),
-            other => format!("{other}"),
-        };
         let Some(level) = Level::parse(&value) else {
             return Err(format!("Invalid {key} policy: \"{value}\""));
         };
@@ -181,6 +196,47 @@ pub(crate) fn parse_rules(rules: &str) -> Result<ParsedRules, String> {
         }
     }
     Ok(out)
+}
+
+/// Puts HCL 1 input one item per line: a newline after every `{` and `}`, and in place of
+/// commas between object items, outside strings and lists.
+fn hcl1_to_hcl2(src: &str) -> String {
+    let mut out = String::with_capacity(src.len() + 16);
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut list_depth = 0usize;
+    for c in src.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '[' => {
+                list_depth += 1;
+                out.push(c);
+            }
+            ']' => {
+                list_depth = list_depth.saturating_sub(1);
+                out.push(c);
+            }
+            '{' => out.push_str("{\n"),
+            '}' => out.push_str("\n}\n"),
+            ',' if list_depth == 0 => out.push('\n'),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -207,6 +263,21 @@ mod tests {
             ["node_prefix \"\" { policy = \"write\" }"],
         );
         assert!(!a.allowed(Resource::Acl, Level::Read));
+    }
+
+    #[test]
+    fn hcl1_one_line_blocks_and_json_rules_parse() {
+        let r = parse_rules(
+            "node_prefix \"\" { policy = \"write\" } service_prefix \"\" { policy = \"read\" }",
+        );
+        assert!(r.is_ok(), "{r:?}");
+        let r =
+            parse_rules("acl = \"read\"\nnode \"x\" { policy = \"read\", intentions = \"deny\" }")
+                .unwrap();
+        assert_eq!(r.acl, Level::Read);
+        let r =
+            parse_rules(r#"{"acl": "write", "node_prefix": {"": {"policy": "read"}}}"#).unwrap();
+        assert_eq!(r.acl, Level::Write);
     }
 
     #[test]

@@ -377,11 +377,11 @@ impl Store {
     }
 
     fn render_ent(&self, obj: &mut Value, ent: &EntMeta) {
-        if self.opts.enterprise {
-            if let Some(map) = obj.as_object_mut() {
-                map.insert("Namespace".into(), Value::String(ent.namespace.clone()));
-                map.insert("Partition".into(), Value::String(ent.partition.clone()));
-            }
+        if self.opts.enterprise
+            && let Some(map) = obj.as_object_mut()
+        {
+            map.insert("Namespace".into(), Value::String(ent.namespace.clone()));
+            map.insert("Partition".into(), Value::String(ent.partition.clone()));
         }
     }
 
@@ -968,12 +968,11 @@ impl Store {
             .as_ref()
             .map(|s| s.0.expose())
             .filter(|s| !s.is_empty())
+            && !existing.secret_id.ct_eq_bytes(s.as_bytes())
         {
-            if !existing.secret_id.ct_eq_bytes(s.as_bytes()) {
-                return Err(ConsulError::plain(
-                    "Changing a token's SecretID is not permitted",
-                ));
-            }
+            return Err(ConsulError::plain(
+                "Changing a token's SecretID is not permitted",
+            ));
         }
         if input.local != existing.local {
             return Err(ConsulError::plain(format!(
@@ -993,13 +992,13 @@ impl Store {
                 input.accessor_id
             )));
         }
-        if let Some(exp) = input.expiration_time {
-            if existing.expiration_time != Some(exp) {
-                return Err(ConsulError::plain(format!(
-                    "Cannot change expiration time of {}",
-                    input.accessor_id
-                )));
-            }
+        if let Some(exp) = input.expiration_time
+            && existing.expiration_time != Some(exp)
+        {
+            return Err(ConsulError::plain(format!(
+                "Cannot change expiration time of {}",
+                input.accessor_id
+            )));
         }
         let spec = self.normalize_token_spec(&t, &input, &ent.namespace)?;
         let idx = next_index(&mut t);
@@ -1132,9 +1131,9 @@ impl Store {
         let now = self.clock.now();
         let secret = match caller {
             Caller::Token(Some(s)) => s.expose().clone(),
-            // The agent's default token is the anonymous token.
-            Caller::Token(None) => "anonymous".to_string(),
-            Caller::Internal => return Err(ConsulError::AclNotFound(None)),
+            // No token: Consul looks up the agent's default user token, which the emulator
+            // does not configure, so the lookup of "" finds nothing.
+            Caller::Token(None) | Caller::Internal => return Err(ConsulError::AclNotFound(None)),
         };
         // UNVERIFIED: newest Consul may answer 404 `Supplied token does not exist` here (its
         // handler has that branch); the spec documents 403 `ACL not found`, kept here.
@@ -1161,12 +1160,12 @@ impl Store {
         let Some(tok) = t.tokens.get(accessor) else {
             return Ok(());
         };
-        if let Caller::Token(Some(s)) = caller {
-            if tok.secret_id.ct_eq(s) {
-                return Err(ConsulError::plain(
-                    "Deletion of the request's authorization token is not permitted",
-                ));
-            }
+        if let Caller::Token(Some(s)) = caller
+            && tok.secret_id.ct_eq(s)
+        {
+            return Err(ConsulError::plain(
+                "Deletion of the request's authorization token is not permitted",
+            ));
         }
         t.tokens.remove(accessor);
         next_index(&mut t);
@@ -1384,13 +1383,13 @@ impl Store {
         // Namespace-rule selectors must compile like binding-rule selectors.
         let schema = aws_iam::selector_schema();
         for rule in &input.namespace_rules {
-            if !rule.selector.is_empty() {
-                if let Err(e) = iamconform_bexpr::Evaluator::new(&rule.selector, &schema) {
-                    // UNVERIFIED: enterprise text.
-                    return Err(ConsulError::plain(format!(
-                        "Invalid Auth Method: invalid namespace rule: Selector is invalid: {e}"
-                    )));
-                }
+            if !rule.selector.is_empty()
+                && let Err(e) = iamconform_bexpr::Evaluator::new(&rule.selector, &schema)
+            {
+                // UNVERIFIED: enterprise text.
+                return Err(ConsulError::plain(format!(
+                    "Invalid Auth Method: invalid namespace rule: Selector is invalid: {e}"
+                )));
             }
         }
         let validator = aws_iam::Validator::new(config.clone(), self.opts.outbound.clone());
@@ -1564,14 +1563,13 @@ impl Store {
         };
         let blank = aws_iam::blank_identity(&entry.config);
         // Step 4: selector.
-        if !input.selector.is_empty() {
-            if let Err(e) =
+        if !input.selector.is_empty()
+            && let Err(e) =
                 iamconform_bexpr::Evaluator::new(&input.selector, &aws_iam::selector_schema())
-            {
-                return Err(ConsulError::plain(format!(
-                    "invalid Binding Rule: Selector is invalid: {e}"
-                )));
-            }
+        {
+            return Err(ConsulError::plain(format!(
+                "invalid Binding Rule: Selector is invalid: {e}"
+            )));
         }
         // Step 5: type and name present.
         if input.bind_type.is_empty() {
