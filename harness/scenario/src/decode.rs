@@ -190,7 +190,7 @@ impl de::Error for DeError {
     }
 
     fn missing_field(field: &'static str) -> Self {
-        let mut e = Self::new(format!("missing required key `{field}`"), None);
+        let mut e = Self::new(format!("`{field}` is required"), None);
         e.missing_field = Some(field);
         e
     }

@@ -319,7 +319,7 @@ fn required<T>(
     if value.is_none() && !parent.flawed {
         v.error(
             parent.pos,
-            format!("missing required key `{key}`"),
+            format!("`{key}` is required"),
             Some(help.to_owned()),
         );
     }

@@ -60,8 +60,16 @@ fn every_kind_of_problem_is_reported_at_its_position() {
             "missing required keys",
             "tags: [a]\n",
             &[
-                "1:1: missing required key `name` [add `name: <what the scenario proves>`]",
-                "1:1: missing required key `steps` [add `steps:` with at least one step]",
+                "1:1: `name` is required [add `name: <what the scenario proves>`]",
+                "1:1: `steps` is required [add `steps:` with at least one step]",
+            ],
+        ),
+        case(
+            "required keys present without a value",
+            "name:\nsteps:\n",
+            &[
+                "1:1: `name` is required [add `name: <what the scenario proves>`]",
+                "1:1: `steps` is required [add `steps:` with at least one step]",
             ],
         ),
         case(
@@ -166,8 +174,17 @@ fn every_kind_of_problem_is_reported_at_its_position() {
             "missing required login keys",
             "  - login: { save_as: x }\n",
             &[
-                "3:12: missing required key `as` [add `as: ROLE/SESSION` (or USER, USER/ACCESS_KEY_ID) from the identity fixtures]",
-                "3:12: missing required key `method` [add `method: <auth method name>`]",
+                "3:12: `as` is required [add `as: ROLE/SESSION` (or USER, USER/ACCESS_KEY_ID) from the identity fixtures]",
+                "3:12: `method` is required [add `method: <auth method name>`]",
+            ],
+        ),
+        step(
+            "step key without a value where keys are required",
+            "  - login:\n  - clock:\n",
+            &[
+                "3:10: `as` is required [add `as: ROLE/SESSION` (or USER, USER/ACCESS_KEY_ID) from the identity fixtures]",
+                "3:10: `method` is required [add `method: <auth method name>`]",
+                "4:10: `advance` is required [add `advance: 16m` (a Go-style duration; negative goes back)]",
             ],
         ),
         step(
@@ -367,7 +384,7 @@ fn every_kind_of_problem_is_reported_at_its_position() {
         step(
             "expect_token without works",
             "  - login: { as: r/s, method: m }\n  - expect_token: {}\n",
-            &["4:19: missing required key `works` [add `works: true` or `works: false`]"],
+            &["4:19: `works` is required [add `works: true` or `works: false`]"],
         ),
         step(
             "expect_audit without the audit log",
