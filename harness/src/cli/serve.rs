@@ -1,0 +1,175 @@
+//! `iamconform serve`: the emulators for offline development.
+//!
+//! Prints exactly one JSON line on stdout when ready, e.g.
+//! `{"sts":"http://127.0.0.1:4566","iam":"http://127.0.0.1:4566","ecs_credentials":"http://127.0.0.1:4566/v2/credentials/","admin":"http://127.0.0.1:4566/_iamconform/","consul":"http://127.0.0.1:8500","consul_management_token":"…"}`;
+//! logs go to stderr; SIGINT/SIGTERM stop it cleanly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use iamconform_aws::{AwsConfig, AwsState, IdentityStore, RegionMode};
+use iamconform_consul::authmethod::aws_iam::Outbound;
+use iamconform_consul::{AuditConfig, ConsulConfig, ConsulState, RunningConsul, Setup};
+use iamconform_secret::Secret;
+
+use crate::cli::exit;
+
+/// Flags of `iamconform serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Identity fixtures (default: the shipped fixtures/identities.yaml).
+    #[arg(long, value_name = "FILE")]
+    fixtures: Option<PathBuf>,
+    /// Address of the AWS emulator (STS, IAM, ECS credentials); port 0 = any free port.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Address of the Consul emulator; port 0 = any free port.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    consul_listen: SocketAddr,
+    /// Allow listening on a non-loopback address. The emulators accept fake credentials and
+    /// hand out tokens to anyone who can reach them.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Run only the AWS emulator.
+    #[arg(long)]
+    no_consul: bool,
+    /// A Consul preset to load (e.g. fixtures/consul-ecs.yaml).
+    #[arg(long, value_name = "FILE")]
+    consul_preset: Option<PathBuf>,
+    /// Consul Enterprise behaviour (namespaces, audit log).
+    #[arg(long)]
+    enterprise: bool,
+    /// Write Consul's audit log here (needs --enterprise).
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
+    /// The management token's SecretID (default: a random UUID, printed in the ready line).
+    #[arg(long, env = "IAMCONFORM_MANAGEMENT_TOKEN", hide_env_values = true)]
+    management_token: Option<String>,
+    /// Region policy of the AWS emulator: lenient (any well-formed region) or aws (as AWS).
+    #[arg(long, default_value = "lenient", value_parser = ["lenient", "aws"])]
+    region_mode: String,
+}
+
+pub(super) fn main(args: ServeArgs) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(serve(args)),
+        Err(e) => {
+            eprintln!("iamconform serve: cannot start the async runtime: {e}");
+            ExitCode::from(exit::INTERNAL)
+        }
+    }
+}
+
+fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("iamconform serve: {message}");
+    ExitCode::from(code)
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    for addr in [args.listen, args.consul_listen] {
+        if !addr.ip().is_loopback() {
+            if !args.allow_remote {
+                return fail(
+                    exit::USAGE,
+                    format!("{addr} is not a loopback address; the emulators accept fake credentials, so binding it needs --allow-remote"),
+                );
+            }
+            tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can obtain Consul tokens with the fixtures' fake credentials");
+        }
+    }
+    if args.audit_log.is_some() && !args.enterprise {
+        return fail(exit::USAGE, "--audit-log needs --enterprise (audit logging is a Consul Enterprise feature)");
+    }
+    let store = match &args.fixtures {
+        Some(path) => IdentityStore::load(path),
+        None => IdentityStore::shipped(),
+    };
+    let store = match store {
+        Ok(s) => s,
+        Err(e) => return fail(exit::USAGE, e),
+    };
+    let aws_config = AwsConfig {
+        region_mode: if args.region_mode == "aws" { RegionMode::Aws } else { RegionMode::Lenient },
+        ..AwsConfig::default()
+    };
+    let aws = match iamconform_aws::bind(AwsState::new(store, aws_config), args.listen).await {
+        Ok(a) => a,
+        Err(e) => return fail(exit::INTERNAL, format!("cannot listen on {}: {e}", args.listen)),
+    };
+    let base = aws.base_url();
+    let mut ready = serde_json::json!({
+        "sts": base,
+        "iam": base,
+        "ecs_credentials": format!("{base}/v2/credentials/"),
+        "admin": format!("{base}/_iamconform/"),
+    });
+    let mut consul = None;
+    if !args.no_consul {
+        let token = args.management_token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let config = ConsulConfig {
+            enterprise: args.enterprise,
+            initial_management_token: Some(Secret::new(token.clone())),
+            outbound: Outbound { aws_endpoint: Some(base.clone()), ..Outbound::default() },
+            audit: args.audit_log.clone().map(|path| AuditConfig { path }),
+            ..ConsulConfig::default()
+        };
+        let state = match ConsulState::new(config) {
+            Ok(s) => s,
+            Err(e) => return fail(exit::INTERNAL, e),
+        };
+        if let Some(preset) = &args.consul_preset {
+            let applied = std::fs::read_to_string(preset)
+                .map_err(|e| format!("cannot read {}: {e}", preset.display()))
+                .and_then(|text| Setup::from_yaml(&text).map_err(|e| format!("{}: {e}", preset.display())))
+                .and_then(|setup| state.apply_setup(&setup).map_err(|e| format!("{}: {e}", preset.display())));
+            if let Err(e) = applied {
+                return fail(exit::USAGE, format!("invalid Consul preset: {e}"));
+            }
+        }
+        match RunningConsul::serve(state, args.consul_listen).await {
+            Ok(c) => {
+                ready["consul"] = serde_json::Value::String(c.url());
+                // The ready line is the one place the management token is shown: it is how a
+                // developer gets it, and it is printed to stdout only, never logged.
+                ready["consul_management_token"] = serde_json::Value::String(token);
+                consul = Some(c);
+            }
+            Err(e) => return fail(exit::INTERNAL, e),
+        }
+    }
+    println!("{ready}");
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    if let Some(c) = consul {
+        let _ = c.shutdown().await;
+    }
+    let _ = aws.shutdown().await;
+    ExitCode::from(exit::OK)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
