@@ -330,8 +330,10 @@ pub(crate) struct RawLogin {
     /// Where the client finds its AWS credentials. Default `env`.
     #[serde(default)]
     pub(crate) credentials: CredentialSource,
-    /// Where the STS request goes (`-aws-sts-endpoint`): `emulator` (default, the AWS emulator's
-    /// URL), `aws` (sign for the real regional host; the harness redirects it) or a URL.
+    /// Where the STS request goes (`-aws-sts-endpoint`): `aws` (default: sign for the real
+    /// regional host `sts.<region>.amazonaws.com`, as in production; the harness redirects it to
+    /// the emulator), `emulator` (the AWS emulator's URL; the auth method then needs
+    /// `STSEndpoint`) or a URL.
     #[serde(default)]
     pub(crate) sts_endpoint: Option<Sp<String>>,
     /// Where the IAM entity request is signed for (`-aws-iam-endpoint`): `emulator`, `aws`

@@ -700,7 +700,7 @@ fn validate_login(v: &mut Validator, sp: Sp<crate::raw::RawLogin>) -> Option<Log
             }
         }
     };
-    let sts_endpoint = endpoint(v, raw.sts_endpoint.as_ref(), Endpoint::Emulator);
+    let sts_endpoint = endpoint(v, raw.sts_endpoint.as_ref(), Endpoint::Aws);
     let iam_endpoint = endpoint(v, raw.iam_endpoint.as_ref(), Endpoint::Aws);
     let enterprise_only = |v: &mut Validator, field: Option<Sp<String>>, what: &str| {
         let sp = field?;
