@@ -387,6 +387,15 @@ mod tests {
         assert_eq!(signed_headers("x\nSignedHeaders=q"), Some("q"));
     }
 
+    /// The HTTP layer awaits logins inside axum handlers: the future must be `Send`.
+    #[test]
+    fn validate_login_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let v = Validator::new(AwsIamConfig::default(), Outbound::default());
+        let fut = v.validate_login("{}");
+        assert_send(&fut);
+    }
+
     #[test]
     fn trust_rules() {
         let c = AwsIamConfig {

@@ -91,10 +91,14 @@ fn decode_root(body: &[u8], root: &str) -> Result<Node, String> {
             .map_err(|e| syntax_error(body, reader.error_position(), &render_xml_error(&e)))?;
         match event {
             Event::Start(s) => {
+                check_attributes(&s)
+                    .map_err(|m| syntax_error(body, reader.buffer_position(), &m))?;
                 let node = open(&stack, s.local_name().as_ref(), root)?;
                 stack.push(node);
             }
             Event::Empty(s) => {
+                check_attributes(&s)
+                    .map_err(|m| syntax_error(body, reader.buffer_position(), &m))?;
                 let node = open(&stack, s.local_name().as_ref(), root)?;
                 if let Some(done) = close(&mut stack, node) {
                     return Ok(done);
@@ -158,6 +162,15 @@ fn decode_root(body: &[u8], root: &str) -> Result<Node, String> {
             }
         }
     }
+}
+
+/// Go's decoder rejects malformed attributes (e.g. unquoted values); quick-xml parses them
+/// lazily, so walk them once.
+fn check_attributes(s: &quick_xml::events::BytesStart<'_>) -> Result<(), String> {
+    for a in s.attributes().with_checks(false) {
+        a.map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Starts an element; checks the root name and the depth.
@@ -334,6 +347,10 @@ mod tests {
         assert_eq!(
             err("<GetCallerIdentityResponse/>"),
             "received 0 identities in STS response but expected 1"
+        );
+        assert_eq!(
+            err("<GetCallerIdentityResponse a=b></GetCallerIdentityResponse>"),
+            "error parsing STS response"
         );
         assert_eq!(
             err(

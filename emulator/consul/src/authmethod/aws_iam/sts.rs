@@ -404,6 +404,11 @@ pub(crate) async fn submit(
     let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES);
     let body = match tokio::time::timeout(ATTEMPT_TIMEOUT, body.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(LoginError::ReadBody(format!(
+                "response body exceeds {MAX_RESPONSE_BYTES} bytes"
+            )));
+        }
         Ok(Err(e)) => return Err(LoginError::ReadBody(e.to_string())),
         Err(_) => {
             return Err(LoginError::ReadBody(
@@ -785,6 +790,19 @@ mod tests {
             format!(
                 "error making request: POST http://127.0.0.1:{port}/ giving up after 2 attempt(s): Post \"http://127.0.0.1:{port}/\": dial tcp 127.0.0.1:{port}: connect: connection refused"
             )
+        );
+    }
+
+    #[tokio::test]
+    async fn response_bodies_are_bounded() {
+        let big = "x".repeat(MAX_RESPONSE_BYTES + 1);
+        let stub = Stub::start(vec![Reply::xml(200, &big)]).await;
+        let e = submit(&outbound(), 0, &request(&stub.url))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("response body exceeds {MAX_RESPONSE_BYTES} bytes")
         );
     }
 

@@ -178,6 +178,30 @@ fn escape(s: &str, mode: Mode) -> String {
     out
 }
 
+/// Go's `validEncoded(s, encodePath)`: RFC 3986 pchars, `[`/`]` and `%`.
+fn valid_encoded(s: &str) -> bool {
+    s.bytes().all(|c| {
+        matches!(
+            c,
+            b'!' | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
+                | b'['
+                | b']'
+                | b'%'
+        ) || !should_escape(c, Mode::Path)
+    })
+}
+
 fn valid_optional_port(port: &str) -> bool {
     match port.strip_prefix(':') {
         None => port.is_empty(),
@@ -392,11 +416,8 @@ impl GoUrl {
     /// Go's `EscapedPath()`.
     pub(crate) fn escaped_path(&self) -> String {
         if !self.raw_path.is_empty()
+            && valid_encoded(&self.raw_path)
             && unescape(&self.raw_path, Mode::Path).ok().as_deref() == Some(self.path.as_str())
-            && self
-                .raw_path
-                .bytes()
-                .all(|b| b != b'?' && b != b'#' && b >= 0x21)
         {
             return self.raw_path.clone();
         }
@@ -591,6 +612,10 @@ mod tests {
         assert_eq!(u.hostname(), "::1");
         assert_eq!(u.raw_query, "y=1");
         assert_eq!(u.to_string(), "http://[::1]:80/x?y=1");
+        // A raw path that is not validly encoded is re-escaped, as Go's EscapedPath does.
+        let u = parse("http://h/a\"b%41").unwrap();
+        assert_eq!(u.escaped_path(), "/a%22bA");
+        assert_eq!(parse("http://h/a%2Fb").unwrap().escaped_path(), "/a%2Fb");
         let u = parse("http://user:pw@127.0.0.1:1/a%2Fb").unwrap();
         assert_eq!(u.redacted(), "http://user:xxxxx@127.0.0.1:1/a%2Fb");
         assert_eq!(u.request_uri(), "/a%2Fb");
