@@ -1,0 +1,150 @@
+//! `iamconform run`, `lint` and `serve` as a user runs them: the real binary on fixture
+//! scenarios under tests/data.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // rust-clippy#13981: tests/ ignores clippy.toml
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_iamconform"));
+    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    c.env_remove("GITHUB_ACTIONS").env_remove("IAMCONFORM_MUTANT");
+    c
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().arg("run").args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn passing_scenario_exits_zero_with_the_closing_line() {
+    let out = run(&[data("pass").to_str().unwrap()]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.trim_end().ends_with("iamconform: 1 passed, 0 failed, 0 skipped"), "{t}");
+}
+
+#[test]
+fn wrong_expectation_fails_with_a_readable_diff() {
+    let out = run(&[data("fail").to_str().unwrap()]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(100), "{t}");
+    assert!(t.contains("FAIL"), "{t}");
+    assert!(t.contains("step 1 (line 7): login as web-task/task-1 to iam-ecs-service-token"), "{t}");
+    assert!(
+        t.contains(r#"token: ServiceIdentities[0].ServiceName: expected "not-web", found "web""#),
+        "{t}"
+    );
+    assert!(t.contains("iamconform: 0 passed, 1 failed, 0 skipped"), "{t}");
+}
+
+#[test]
+fn unmet_requirement_skips_with_the_reason() {
+    let out = run(&[data("skip").to_str().unwrap()]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("SKIP") && t.contains("requires docker: run with --backend docker"), "{t}");
+    assert!(t.contains("iamconform: 0 passed, 0 failed, 1 skipped"), "{t}");
+}
+
+#[test]
+fn nothing_selected_exits_four() {
+    let out = run(&[data("pass").to_str().unwrap(), "--filter", "tag:no-such-tag"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+}
+
+#[test]
+fn invalid_files_exit_two_with_file_line_col() {
+    let out = run(&[data("invalid").to_str().unwrap()]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("bad.yaml:4:"), "{t}");
+    let lint = bin().arg("lint").arg(data("invalid")).output().unwrap();
+    assert_eq!(lint.status.code(), Some(2));
+    assert!(text(&lint).contains("bad.yaml:4:"), "{}", text(&lint));
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    let out = run(&["--client", "no-such-client"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("neither a preset"), "{}", text(&out));
+    let out = run(&["--shard", "3/2"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn junit_and_json_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let json = dir.path().join("report.json");
+    let out = run(&[
+        data("pass").to_str().unwrap(),
+        data("fail").to_str().unwrap(),
+        data("skip").to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(100), "{}", text(&out));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"tests="3""#) && xml.contains(r#"failures="1""#) && xml.contains(r#"skipped="1""#), "{xml}");
+    assert!(xml.contains("requires docker"), "{xml}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["version"], 1);
+    assert_eq!(report["totals"], serde_json::json!({"passed": 1, "failed": 1, "skipped": 1}));
+    let failed = report["scenarios"].as_array().unwrap().iter().find(|s| s["outcome"] == "failed").unwrap();
+    assert_eq!(failed["failure"]["step"], 1);
+    // No seeded secret reaches a report.
+    let fixtures = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/identities.yaml")).unwrap();
+    for line in fixtures.lines() {
+        if let Some(secret) = line.trim().strip_prefix("secret_access_key: ") {
+            let secret = secret.trim_matches('"');
+            assert!(!xml.contains(secret) && !report.to_string().contains(secret));
+        }
+    }
+}
+
+#[test]
+fn serve_prints_one_ready_line_and_stops_on_sigterm() {
+    let mut child = bin()
+        .args(["serve", "--consul-preset", "fixtures/consul-ecs.yaml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    for key in ["sts", "iam", "ecs_credentials", "consul", "consul_management_token"] {
+        assert!(ready[key].is_string(), "{key} missing in {line}");
+    }
+    let consul = ready["consul"].as_str().unwrap();
+    assert!(consul.starts_with("http://127.0.0.1:"), "{consul}");
+    // The preset is loaded and the management token works.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let token = iamconform_secret::Secret::new(ready["consul_management_token"].as_str().unwrap().to_string());
+    let http = iamconform::http::ConsulHttp::new(consul);
+    let resp = rt.block_on(http.send("GET", "/v1/acl/auth-method/iam-ecs-service-token", Some(&token), None)).unwrap();
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn serve_refuses_non_loopback_without_the_flag() {
+    let out = bin().args(["serve", "--listen", "0.0.0.0:0", "--no-consul"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--allow-remote"), "{}", text(&out));
+}
