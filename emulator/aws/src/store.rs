@@ -563,7 +563,7 @@ fn parse_fixtures(file: &str, text: &str) -> Result<Fixtures, FixtureError> {
             .location()
             .map(|l| (l.line(), l.column()))
             .unwrap_or((0, 0));
-        let message = e.without_snippet().to_string();
+        let message = tidy_parse_message(&e.without_snippet().to_string());
         let help = if message.contains("unknown field") {
             "remove the field or fix its spelling (see fixtures/identities.yaml for the format)"
         } else if message.contains("missing field") {
@@ -581,6 +581,20 @@ fn parse_fixtures(file: &str, text: &str) -> Result<Fixtures, FixtureError> {
             help: help.to_owned(),
         }
     })
+}
+
+/// Drops the parts of serde-saphyr's text that repeat our prefix or address the programmer.
+fn tidy_parse_message(message: &str) -> String {
+    let mut m = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    if let Some(i) = m.rfind(" at line ")
+        && m.get(i + 9..).is_some_and(|tail| {
+            tail.bytes()
+                .all(|b| b.is_ascii_digit() || b == b',' || b == b' ' || b.is_ascii_lowercase())
+        })
+    {
+        m.truncate(i);
+    }
+    m
 }
 
 fn invalid<T>(file: &str, at: Option<&Spanned<T>>, message: String, help: &str) -> FixtureError {
@@ -942,7 +956,11 @@ accounts:
             "accounts:\n  \"123456789012\":\n    roles:\n      - name: a\n        colour: red\n";
         let (line, _, message) = err_of(text);
         assert_eq!(line, 5, "{message}");
-        assert!(message.contains("colour"), "{message}");
+        assert!(
+            message.starts_with("unknown field `colour`, expected one of name,"),
+            "{message}"
+        );
+        assert!(!message.contains("at line"), "{message}");
     }
 
     #[test]
@@ -971,6 +989,15 @@ accounts:
         let (line, _, m) = err_of(&GOOD.replace("2099-01-01T00:00:00Z", "tomorrow"));
         assert!(m.contains("RFC 3339"), "{m}");
         assert_eq!(line, 14);
+    }
+
+    #[test]
+    fn duplicate_yaml_keys_are_rejected() {
+        let text =
+            "accounts:\n  \"123456789012\":\n    roles: []\n  \"123456789012\":\n    users: []\n";
+        let (line, column, message) = err_of(text);
+        assert_eq!((line, column), (4, 3));
+        assert_eq!(message, "duplicate mapping key: 123456789012");
     }
 
     #[test]
