@@ -370,11 +370,8 @@ fn parse_go_int(s: &str) -> Result<i64, &'static str> {
         return Err(SYNTAX);
     }
     let magnitude = u128::from_str_radix(&clean, radix).map_err(|_| "value out of range")?;
-    let value = if neg {
-        -(magnitude as i128)
-    } else {
-        magnitude as i128
-    };
+    let magnitude = i128::try_from(magnitude).map_err(|_| "value out of range")?;
+    let value = if neg { -magnitude } else { magnitude };
     i64::try_from(value).map_err(|_| "value out of range")
 }
 
@@ -446,6 +443,20 @@ mod tests {
                 .max_retries,
             16
         );
+        assert_eq!(parse_go_int("-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(
+            parse_go_int("9223372036854775808"),
+            Err("value out of range")
+        );
+        assert_eq!(
+            parse_go_int("170141183460469231731687303715884105728"),
+            Err("value out of range")
+        );
+        assert_eq!(parse_go_int("0b101"), Ok(5));
+        assert_eq!(parse_go_int("017"), Ok(15));
+        assert_eq!(parse_go_int("0x_1f"), Ok(31));
+        assert_eq!(parse_go_int("1_000"), Err("invalid syntax"));
+        assert_eq!(parse_go_int("-"), Err("invalid syntax"));
     }
 
     #[test]
