@@ -285,7 +285,8 @@ pub struct Login {
     pub meta: BTreeMap<String, String>,
     /// Where the client finds its AWS credentials.
     pub credentials: CredentialSource,
-    /// Where the client sends/signs its STS request for (`-aws-sts-endpoint`); default `aws` (sign for `sts.<region>.amazonaws.com`, as in production).
+    /// Where the client sends/signs its STS request for (`-aws-sts-endpoint`); default `aws`
+    /// (sign for `sts.<region>.amazonaws.com`, as in production).
     pub sts_endpoint: Endpoint,
     /// Same for the IAM entity request (`-aws-iam-endpoint`); default `aws`.
     pub iam_endpoint: Endpoint,

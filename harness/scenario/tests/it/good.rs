@@ -301,7 +301,8 @@ fn minimal_file_gets_the_documented_defaults() {
     };
     assert_eq!(login.region, "us-east-1");
     assert_eq!(login.credentials, CredentialSource::Env);
-    assert_eq!(login.sts_endpoint, Endpoint::Emulator);
+    // Clients sign for the real regional STS host by default, as in production.
+    assert_eq!(login.sts_endpoint, Endpoint::Aws);
     assert_eq!(login.iam_endpoint, Endpoint::Aws);
     assert_eq!(login.save_as.as_str(), "default");
     assert!(!login.include_entity);
