@@ -240,7 +240,7 @@ fn build_http_request(
     };
     headers.insert(
         header::USER_AGENT,
-        HeaderValue::from_str(ua).map_err(|_| invalid_value("User-Agent"))?,
+        HeaderValue::from_bytes(ua.as_bytes()).map_err(|_| invalid_value("User-Agent"))?,
     );
     for (k, values) in &req.headers {
         if excluded_header(k) {
@@ -253,7 +253,7 @@ fn build_http_request(
         for v in values {
             headers.append(
                 name.clone(),
-                HeaderValue::from_str(v).map_err(|_| invalid_value(k))?,
+                HeaderValue::from_bytes(v.as_bytes()).map_err(|_| invalid_value(k))?,
             );
         }
     }
@@ -581,6 +581,24 @@ mod tests {
         assert_eq!(seen[0].headers["content-length"], "24");
         assert_eq!(seen[0].headers["user-agent"], GO_USER_AGENT);
         assert_eq!(seen[0].body, b"Action=GetCallerIdentity");
+    }
+
+    #[tokio::test]
+    async fn header_values_may_carry_obs_text_but_not_controls() {
+        let stub = Stub::start(vec![Reply::xml(200, "<ok/>")]).await;
+        let mut req = request(&stub.url);
+        req.headers.push(("X-Note".into(), vec!["café".into()]));
+        submit(&outbound(), 0, &req).await.unwrap();
+        assert_eq!(
+            stub.seen()[0].headers["x-note"].as_bytes(),
+            "café".as_bytes()
+        );
+        req.headers.push(("X-Bad".into(), vec!["a\nb".into()]));
+        let e = submit(&outbound(), 0, &req).await.unwrap_err().to_string();
+        assert!(
+            e.ends_with("net/http: invalid header field value for \"X-Bad\""),
+            "{e}"
+        );
     }
 
     #[test]
