@@ -235,6 +235,16 @@ pub(crate) static BOOTSTRAP: Shape = Shape {
     fields: &[f("BootstrapSecret", Kind::Str)],
 };
 
+pub(crate) static PARTITION: Shape = Shape {
+    go_type: "api.Partition",
+    fields: &[
+        f("Name", Kind::Str),
+        f("Description", Kind::Str),
+        ign("CreateIndex", Kind::U64),
+        ign("ModifyIndex", Kind::U64),
+    ],
+};
+
 pub(crate) static NAMESPACE: Shape = Shape {
     go_type: "structs.Namespace",
     fields: &[

@@ -215,6 +215,14 @@ pub fn router(state: ConsulState) -> Router {
             "/v1/namespaces",
             endpoint("GET", MethodRouter::new().get(namespace_list)),
         )
+        .route(
+            "/v1/partition",
+            endpoint("PUT", MethodRouter::new().put(partition_create)),
+        )
+        .route(
+            "/v1/partitions",
+            endpoint("GET", MethodRouter::new().get(partition_list)),
+        )
     } else {
         r
     };
@@ -321,6 +329,37 @@ async fn namespace_list(
     params: Params,
 ) -> Result<Reply, ConsulError> {
     Ok(Reply::new(s.store.namespace_list(&tok.caller())?, &params).with_index(s.store.index()))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartitionInput {
+    #[serde(rename = "Name", default)]
+    name: String,
+    #[serde(rename = "Description", default)]
+    description: String,
+}
+
+async fn partition_create(
+    State(s): State<ConsulState>,
+    tok: RequestToken,
+    params: Params,
+    body: RawBody,
+) -> Result<Reply, ConsulError> {
+    let input: PartitionInput = body.decode(&decode::PARTITION, "Request decoding failed", true)?;
+    Ok(Reply::new(
+        s.store
+            .partition_set(&tok.caller(), &input.name, &input.description)?,
+        &params,
+    ))
+}
+
+async fn partition_list(
+    State(s): State<ConsulState>,
+    tok: RequestToken,
+    params: Params,
+) -> Result<Reply, ConsulError> {
+    Ok(Reply::new(s.store.partition_list(&tok.caller())?, &params))
 }
 
 #[cfg(test)]

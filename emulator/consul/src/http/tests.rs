@@ -948,6 +948,36 @@ async fn enterprise_namespaces_and_scoping() {
     assert_eq!(r.status, 500);
     let r = call(&app, "GET", "/v1/acl/token/self", t, None).await;
     assert_eq!(r.json()["Namespace"], "default");
+    // Admin partitions: create, list, then scope objects to one.
+    let r = call(
+        &app,
+        "PUT",
+        "/v1/partition",
+        t,
+        Some(r#"{"Name":"part-1"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        call(&app, "GET", "/v1/partitions", t, None)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let r = call(&app, "GET", "/v1/acl/policies?partition=nope", t, None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (500, "Partition \"nope\" does not exist")
+    );
+    assert_eq!(
+        call(&app, "GET", "/v1/acl/policies?partition=part-1", t, None)
+            .await
+            .status,
+        200
+    );
     assert_eq!(
         call(&app, "DELETE", "/v1/namespace/team-a", t, None)
             .await
@@ -1039,4 +1069,40 @@ async fn audit_is_enterprise_only() {
     .unwrap();
     assert!(state.audit.is_none());
     assert!(!path.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_lines_never_interleave_under_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let state = ConsulState::new(ConsulConfig {
+        enterprise: true,
+        initial_management_token: Some(Secret::new(MGMT.to_string())),
+        audit: Some(AuditConfig { path: path.clone() }),
+        ..ConsulConfig::default()
+    })
+    .unwrap();
+    let app = super::router(state);
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = format!(r#"{{"Name":"p{i}","Description":"{}"}}"#, "x".repeat(2000));
+            call(&app, "PUT", "/v1/acl/policy", Some(MGMT), Some(&body))
+                .await
+                .status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut ids = std::collections::BTreeMap::<String, usize>::new();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        *ids.entry(v["payload"]["id"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(ids.len(), 64);
+    assert!(ids.values().all(|n| *n == 2));
 }

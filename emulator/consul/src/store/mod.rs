@@ -8,7 +8,7 @@
 //! (the async part runs without the lock), [`Store::login_finish`] binds and writes the
 //! token atomically.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine;
@@ -113,7 +113,7 @@ struct Tables {
     methods: BTreeMap<(String, String), MethodEntry>,
     rules: BTreeMap<String, BindingRule>,
     namespaces: BTreeMap<String, Namespace>,
-    partitions: BTreeSet<String>,
+    partitions: BTreeMap<String, (String, u64, u64)>,
 }
 
 /// The state store.
@@ -231,7 +231,10 @@ impl Store {
                 modify_index: idx,
             },
         );
-        t.partitions.insert(DEFAULT.to_string());
+        t.partitions.insert(
+            DEFAULT.to_string(),
+            ("Builtin Default Partition".to_string(), idx, idx),
+        );
         Self {
             tables: Mutex::new(t),
             clock,
@@ -340,7 +343,7 @@ impl Store {
             .partition
             .clone()
             .unwrap_or_else(|| DEFAULT.to_string());
-        if !t.partitions.contains(&partition) {
+        if !t.partitions.contains_key(&partition) {
             // UNVERIFIED: enterprise text for an unknown partition.
             return Err(ConsulError::plain(format!(
                 "Partition {} does not exist",
@@ -1705,7 +1708,7 @@ impl Store {
             .partition
             .clone()
             .unwrap_or_else(|| DEFAULT.to_string());
-        if !t.partitions.contains(&partition) {
+        if !t.partitions.contains_key(&partition) {
             return Err(ConsulError::plain(format!(
                 "Partition {} does not exist",
                 go_quote(&partition)
@@ -1767,11 +1770,42 @@ impl Store {
         ))
     }
 
-    /// Creates an admin partition (enterprise; presets and the harness).
-    pub fn partition_create(&self, name: &str) {
+    /// `PUT /v1/partition[/:name]` (enterprise): creates or updates an admin partition.
+    pub fn partition_set(
+        &self,
+        caller: &Caller,
+        name: &str,
+        description: &str,
+    ) -> Result<Value, ConsulError> {
         let mut t = self.lock();
-        t.partitions.insert(name.to_string());
-        next_index(&mut t);
+        self.authorize(&t, caller, Resource::Operator, Level::Write)?;
+        if !validate::is_valid_namespace_name(name) {
+            // UNVERIFIED: enterprise text.
+            return Err(ConsulError::plain(format!(
+                "Invalid Partition name {}",
+                go_quote(name)
+            )));
+        }
+        let idx = next_index(&mut t);
+        let create = t.partitions.get(name).map_or(idx, |p| p.1);
+        t.partitions
+            .insert(name.to_string(), (description.to_string(), create, idx));
+        // Every partition has a default namespace.
+        Ok(
+            json!({"Name": name, "Description": description, "CreateIndex": create, "ModifyIndex": idx}),
+        )
+    }
+
+    /// `GET /v1/partitions` (enterprise).
+    pub fn partition_list(&self, caller: &Caller) -> Result<Value, ConsulError> {
+        let t = self.lock();
+        self.resolve(&t, caller)?;
+        Ok(Value::Array(
+            t.partitions
+                .iter()
+                .map(|(n, (d, c, m))| json!({"Name": n, "Description": d, "CreateIndex": c, "ModifyIndex": m}))
+                .collect(),
+        ))
     }
 
     // ---------------------------------------------------------------- login / logout
