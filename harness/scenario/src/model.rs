@@ -20,6 +20,7 @@ pub struct Scenario {
     /// Free-form tags for filtering, e.g. `login`, `ecs`; unique, no whitespace.
     pub tags: Vec<String>,
     /// What the environment must offer; an unmet requirement skips the scenario with the reason.
+    /// Includes [`Requirement::Enterprise`] whenever `consul.enterprise` is true.
     pub requires: Vec<Requirement>,
     /// Identity overrides merged over `fixtures/identities.yaml` (same format: a mapping with
     /// `accounts`), as given; the AWS emulator validates the content.

@@ -170,6 +170,11 @@ pub(crate) fn validate(root: Sp<RawScenario>) -> Result<Scenario, Vec<Problem>> 
     };
 
     let consul = validate_consul(&mut v, raw.consul, &requires);
+    // `consul.enterprise: true` needs an Enterprise backend just like `requires: [enterprise]`;
+    // folding it in lets the runner decide skips from `requires` alone.
+    if consul.enterprise && !requires.contains(&Requirement::Enterprise) {
+        requires.push(Requirement::Enterprise);
+    }
 
     let mut steps = Vec::new();
     let raw_steps = required(

@@ -369,7 +369,7 @@ fn enterprise_follows_requires_unless_set() {
     assert!(s.consul.enterprise);
     let s = load("name: m\nconsul: { enterprise: true }\nsteps: [expect_no_secrets: {}]\n");
     assert!(s.consul.enterprise);
-    assert_eq!(s.requires, vec![]);
+    assert_eq!(s.requires, vec![Requirement::Enterprise]);
 }
 
 #[test]
