@@ -8,8 +8,10 @@
 //! A backend that cannot run here answers [`BackendError::Unavailable`] with the reason, and
 //! the runner skips the scenario with that reason instead of failing it.
 
+pub mod docker;
 pub mod embedded;
 pub mod external;
+pub mod local;
 pub mod reset;
 
 use std::path::PathBuf;
@@ -88,6 +90,10 @@ pub enum Backend {
     Embedded(embedded::Embedded),
     /// A server run by the user.
     External(external::External),
+    /// Real Consul in containers, one per worker.
+    Docker(docker::Docker),
+    /// `consul agent -dev` processes, one per worker.
+    Local(local::Local),
     /// Not available in this build or on this machine, with the reason.
     Unavailable {
         /// The backend kind.
@@ -103,13 +109,18 @@ impl Backend {
         match self {
             Self::Embedded(_) => BackendKind::Embedded,
             Self::External(_) => BackendKind::External,
+            Self::Docker(_) => BackendKind::Docker,
+            Self::Local(_) => BackendKind::Local,
             Self::Unavailable { kind, .. } => *kind,
         }
     }
 
-    /// Whether scenarios may share this backend concurrently.
+    /// Whether scenarios may run concurrently on this backend.
+    ///
+    /// Docker and local backends give each concurrent scenario its own server (one per
+    /// worker); an external server is shared, so its scenarios run one at a time.
     pub fn parallel(&self) -> bool {
-        matches!(self, Self::Embedded(_) | Self::Unavailable { .. })
+        !matches!(self, Self::External(_))
     }
 
     /// Leases a Consul for one scenario.
@@ -117,6 +128,8 @@ impl Backend {
         match self {
             Self::Embedded(b) => b.acquire(needs).await,
             Self::External(b) => b.acquire(needs).await,
+            Self::Docker(b) => b.acquire(needs).await,
+            Self::Local(b) => b.acquire(needs).await,
             Self::Unavailable { reason, .. } => Err(BackendError::Unavailable(reason.clone())),
         }
     }
@@ -126,6 +139,17 @@ impl Backend {
         match self {
             Self::Embedded(_) | Self::Unavailable { .. } => Ok(()),
             Self::External(_) => reset::restore(&instance).await,
+            Self::Docker(b) => b.release(instance).await,
+            Self::Local(b) => b.release(instance).await,
+        }
+    }
+
+    /// Stops what the backend started (containers, agents); call once the run is over.
+    pub async fn shutdown(&self) -> Result<(), BackendError> {
+        match self {
+            Self::Docker(b) => b.shutdown().await,
+            Self::Local(b) => b.shutdown(),
+            Self::Embedded(_) | Self::External(_) | Self::Unavailable { .. } => Ok(()),
         }
     }
 }

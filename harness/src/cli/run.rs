@@ -9,11 +9,17 @@ use std::time::Duration;
 use clap::Args;
 use iamconform_secret::Secret;
 
+use crate::backend::docker::{Docker, DockerConfig};
+use crate::backend::local::Local;
 use crate::backend::{Backend, BackendKind};
 use crate::cli::{default_paths, exit, fixtures_dir};
 use crate::client::{ClientSpec, presets};
 use crate::plan::{Filter, Shard, discover};
-use crate::report::{Reporter, github::GithubAnnotations, json::JsonReport, junit::Junit, terminal::Terminal};
+use crate::report::{
+    EventSink, Reporter, github::GithubAnnotations, json::JsonReport, junit::Junit,
+    terminal::Terminal,
+};
+use crate::runner::events::{Outcome, RunEvent, ScenarioReport};
 use crate::runner::{RunConfig, run};
 
 /// Flags of `iamconform run`.
@@ -66,10 +72,40 @@ pub(crate) struct RunArgs {
     /// Longest a client command may run, in seconds.
     #[arg(long, default_value_t = 60)]
     step_timeout: u64,
+    /// Differential mode: run every scenario on two backends (e.g. `embedded,docker`) and
+    /// report each difference in outcome or error text (exit 100 when any).
+    #[arg(long, value_name = "A,B", value_parser = parse_compare, conflicts_with = "backend")]
+    compare: Option<(BackendKind, BackendKind)>,
+}
+
+fn parse_compare(text: &str) -> Result<(BackendKind, BackendKind), String> {
+    use clap::ValueEnum;
+    let (a, b) = text
+        .split_once(',')
+        .ok_or("expected two backends, e.g. `embedded,docker`")?;
+    let kind = |name: &str| {
+        BackendKind::from_str(name.trim(), true).map_err(|_| {
+            format!(
+                "unknown backend {:?} (embedded, docker, external, local)",
+                name.trim()
+            )
+        })
+    };
+    let (a, b) = (kind(a)?, kind(b)?);
+    if a == b {
+        return Err(format!(
+            "compare two different backends, not {} with itself",
+            a.name()
+        ));
+    }
+    Ok((a, b))
 }
 
 pub(super) fn main(args: RunArgs) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(run_main(args)),
         Err(e) => {
             eprintln!("iamconform: cannot start the async runtime: {e}");
@@ -102,10 +138,17 @@ async fn run_main(args: RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
-    let backend = match make_backend(&args) {
-        Ok(b) => b,
-        Err(e) => return usage(e),
+    let kinds = match args.compare {
+        Some((a, b)) => vec![a, b],
+        None => vec![args.backend],
     };
+    let mut backends = Vec::new();
+    for kind in &kinds {
+        match make_backend(&args, *kind) {
+            Ok(b) => backends.push(b),
+            Err(e) => return usage(e),
+        }
+    }
     let files = match discover(&default_paths(args.paths.clone())) {
         Ok(f) => f,
         Err(e) => return usage(e),
@@ -121,7 +164,10 @@ async fn run_main(args: RunArgs) -> ExitCode {
         }
         match iamconform_scenario::load_file(&file.path) {
             Ok(s) => {
-                if filters.iter().all(|f| f.matches(&file.id, &s.name, &s.tags)) {
+                if filters
+                    .iter()
+                    .all(|f| f.matches(&file.id, &s.name, &s.tags))
+                {
                     scenarios.push((file, s));
                 }
             }
@@ -132,7 +178,9 @@ async fn run_main(args: RunArgs) -> ExitCode {
         }
     }
     if invalid > 0 {
-        return usage(format!("{invalid} invalid scenario file(s); fix them (see `iamconform lint`)"));
+        return usage(format!(
+            "{invalid} invalid scenario file(s); fix them (see `iamconform lint`)"
+        ));
     }
     if scenarios.is_empty() {
         eprintln!("iamconform: no scenario selected");
@@ -146,56 +194,292 @@ async fn run_main(args: RunArgs) -> ExitCode {
             return ExitCode::from(exit::INTERNAL);
         }
     };
-    let mut reporter = Reporter::default();
-    let stdout = std::io::stdout();
-    let tty = stdout.is_terminal();
-    reporter.add(Box::new(Terminal::new(stdout, tty)));
-    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-        reporter.add(Box::new(GithubAnnotations::new(std::io::stdout())));
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()) * 2);
+    let compare = backends.len() > 1;
+    let mut runs = Vec::new();
+    for backend in backends {
+        let backend = Arc::new(backend);
+        let mut reporter = Reporter::default();
+        let stdout = std::io::stdout();
+        let tty = stdout.is_terminal();
+        if compare {
+            println!("== backend {}", backend.kind().name());
+        }
+        reporter.add(Box::new(Terminal::new(stdout, tty)));
+        if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") && !compare {
+            reporter.add(Box::new(GithubAnnotations::new(std::io::stdout())));
+        }
+        // In differential mode the report files describe the first backend's run.
+        if runs.is_empty() {
+            if let Some(path) = args.junit.clone() {
+                reporter.add(Box::new(Junit::new(path)));
+            }
+            if let Some(path) = args.json.clone() {
+                reporter.add(Box::new(JsonReport::new(path)));
+            }
+        }
+        let collected = Arc::new(std::sync::Mutex::new(Vec::new()));
+        reporter.add(Box::new(Collect(collected.clone())));
+        let config = RunConfig {
+            scenarios: scenarios.clone(),
+            client: client.clone(),
+            backend: backend.clone(),
+            jobs,
+            fail_fast: args.fail_fast,
+            fixtures: args.fixtures.clone(),
+            fixtures_dir: fixtures_dir(),
+            step_timeout: Duration::from_secs(args.step_timeout.max(1)),
+            enterprise: args.enterprise,
+            exe: exe.clone(),
+        };
+        let result = run(config, &mut reporter).await;
+        if let Err(e) = backend.shutdown().await {
+            eprintln!(
+                "iamconform: stopping the {} backend: {e}",
+                backend.kind().name()
+            );
+        }
+        let totals = match result {
+            Ok(totals) => totals,
+            Err(e) => {
+                eprintln!("iamconform: writing the report failed: {e}");
+                return ExitCode::from(exit::INTERNAL);
+            }
+        };
+        let reports = collected
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default();
+        runs.push((backend.kind(), totals, reports));
     }
-    if let Some(path) = args.junit.clone() {
-        reporter.add(Box::new(Junit::new(path)));
+    match runs.as_slice() {
+        [(_, totals, _)] => ExitCode::from(exit::for_run(*totals)),
+        [(a, _, ra), (b, _, rb)] => {
+            let differences = differences(a.name(), ra, b.name(), rb);
+            let compared = ra.len().saturating_sub(differences.skipped);
+            println!("== compare {} with {}", a.name(), b.name());
+            for d in &differences.lines {
+                println!("DIFFERENT {d}");
+            }
+            println!(
+                "iamconform compare: {} compared, {} different, {} skipped on either backend",
+                compared,
+                differences.lines.len(),
+                differences.skipped
+            );
+            if !differences.lines.is_empty() {
+                println!(
+                    "see docs/backends.md (\"When backends differ\") for how to contribute a fix"
+                );
+                ExitCode::from(exit::FAILED)
+            } else if compared == 0 {
+                ExitCode::from(exit::NOTHING_SELECTED)
+            } else {
+                ExitCode::from(exit::OK)
+            }
+        }
+        _ => ExitCode::from(exit::INTERNAL),
     }
-    if let Some(path) = args.json.clone() {
-        reporter.add(Box::new(JsonReport::new(path)));
+}
+
+/// Keeps every scenario's report, for differential mode.
+struct Collect(Arc<std::sync::Mutex<Vec<ScenarioReport>>>);
+
+impl EventSink for Collect {
+    fn event(&mut self, event: &RunEvent) -> std::io::Result<()> {
+        if let (RunEvent::ScenarioFinished(report), Ok(mut all)) = (event, self.0.lock()) {
+            all.push(report.clone());
+        }
+        Ok(())
     }
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()) * 2);
-    let config = RunConfig {
-        scenarios,
-        client,
-        backend: Arc::new(backend),
-        jobs,
-        fail_fast: args.fail_fast,
-        fixtures: args.fixtures.clone(),
-        fixtures_dir: fixtures_dir(),
-        step_timeout: Duration::from_secs(args.step_timeout.max(1)),
-        enterprise: args.enterprise,
-        exe,
-    };
-    match run(config, &mut reporter).await {
-        Ok(totals) => ExitCode::from(exit::for_run(totals)),
-        Err(e) => {
-            eprintln!("iamconform: writing the report failed: {e}");
-            ExitCode::from(exit::INTERNAL)
+}
+
+/// The outcome of comparing two runs.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Differences {
+    /// One line per scenario whose outcome or error text differs.
+    lines: Vec<String>,
+    /// Scenarios skipped on either backend (not compared).
+    skipped: usize,
+}
+
+/// An outcome as compared: the kind, and for failures the step and the error text with
+/// addresses normalised (every backend listens on its own ports).
+fn signature(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Passed => "passed".into(),
+        Outcome::Skipped { reason } => format!("skipped ({reason})"),
+        Outcome::Failed(f) => {
+            format!(
+                "failed at step {} ({}): {}",
+                f.step,
+                f.step_title,
+                normalise(&f.problems.join("; "))
+            )
         }
     }
 }
 
-fn make_backend(args: &RunArgs) -> Result<Backend, String> {
-    Ok(match args.backend {
+/// Replaces loopback ports (`127.0.0.1:43125`) with `127.0.0.1:PORT`.
+fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("127.0.0.1:") {
+        let (head, tail) = rest.split_at(i + "127.0.0.1:".len());
+        out.push_str(head);
+        let digits = tail.len() - tail.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 {
+            out.push_str("PORT");
+        }
+        rest = tail.get(digits..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
+}
+
+fn differences(a: &str, ra: &[ScenarioReport], b: &str, rb: &[ScenarioReport]) -> Differences {
+    let mut result = Differences::default();
+    let mut ra: Vec<&ScenarioReport> = ra.iter().collect();
+    ra.sort_by(|x, y| x.id.cmp(&y.id));
+    for x in ra {
+        let Some(y) = rb.iter().find(|y| y.id == x.id) else {
+            result.lines.push(format!("{}: ran on {a} only", x.path));
+            continue;
+        };
+        if matches!(x.outcome, Outcome::Skipped { .. })
+            || matches!(y.outcome, Outcome::Skipped { .. })
+        {
+            result.skipped += 1;
+            continue;
+        }
+        let (sx, sy) = (signature(&x.outcome), signature(&y.outcome));
+        if sx != sy {
+            result.lines.push(format!("{}: {a} {sx}; {b} {sy}", x.path));
+        }
+    }
+    result
+}
+
+fn make_backend(args: &RunArgs, kind: BackendKind) -> Result<Backend, String> {
+    Ok(match kind {
         BackendKind::Embedded => Backend::Embedded(crate::backend::embedded::Embedded::new()),
         BackendKind::External => {
-            let addr = args.consul_addr.clone().ok_or("--backend external needs --consul-addr (or CONSUL_HTTP_ADDR)")?;
+            let addr = args
+                .consul_addr
+                .clone()
+                .ok_or("--backend external needs --consul-addr (or CONSUL_HTTP_ADDR)")?;
             let token = args.consul_token.clone().ok_or("--backend external needs --consul-token (or CONSUL_HTTP_TOKEN), a management token")?;
-            Backend::External(crate::backend::external::External::new(addr, Secret::new(token)))
+            Backend::External(crate::backend::external::External::new(
+                addr,
+                Secret::new(token),
+            ))
         }
-        BackendKind::Docker => Backend::Unavailable {
-            kind: BackendKind::Docker,
-            reason: "the docker backend is not available in this build yet".into(),
-        },
-        BackendKind::Local => Backend::Unavailable {
-            kind: BackendKind::Local,
-            reason: "the local backend is not available in this build yet".into(),
+        BackendKind::Docker => {
+            let config = DockerConfig::from_env(args.consul_image.clone(), args.enterprise)?;
+            Backend::Docker(Docker::new(config))
+        }
+        // No `consul` binary is a reason to skip, not a usage error: the run says what is missing.
+        BackendKind::Local => match Local::new(args.consul_bin.clone(), args.enterprise) {
+            Ok(local) => Backend::Local(local),
+            Err(reason) => Backend::Unavailable {
+                kind: BackendKind::Local,
+                reason,
+            },
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::events::Failure;
+
+    fn report(id: &str, outcome: Outcome) -> ScenarioReport {
+        ScenarioReport {
+            id: id.into(),
+            path: format!("scenarios/{id}.yaml"),
+            name: id.into(),
+            tags: Vec::new(),
+            outcome,
+            duration: Duration::ZERO,
+            steps: Vec::new(),
+        }
+    }
+
+    fn failed(problem: &str) -> Outcome {
+        Outcome::Failed(Failure {
+            step: 2,
+            line: 7,
+            step_title: "login".into(),
+            problems: vec![problem.into()],
+            diagnosis: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn compare_parses_two_different_backends() {
+        assert_eq!(
+            parse_compare("embedded,docker").unwrap(),
+            (BackendKind::Embedded, BackendKind::Docker)
+        );
+        assert!(parse_compare("embedded").is_err());
+        assert!(
+            parse_compare("docker,docker")
+                .unwrap_err()
+                .contains("itself")
+        );
+        assert!(
+            parse_compare("embedded,podman")
+                .unwrap_err()
+                .contains("podman")
+        );
+    }
+
+    #[test]
+    fn differences_name_outcome_and_error_text_and_ignore_ports() {
+        let a = vec![
+            report("same", Outcome::Passed),
+            report(
+                "port",
+                failed("connect to http://127.0.0.1:4100/v1: refused"),
+            ),
+            report("text", failed("403 Permission denied")),
+            report("kind", Outcome::Passed),
+            report(
+                "skip",
+                Outcome::Skipped {
+                    reason: "no docker".into(),
+                },
+            ),
+        ];
+        let b = vec![
+            report("kind", failed("boom")),
+            report("text", failed("403 ACL not found")),
+            report(
+                "port",
+                failed("connect to http://127.0.0.1:59999/v1: refused"),
+            ),
+            report("same", Outcome::Passed),
+            report("skip", Outcome::Passed),
+        ];
+        let d = differences("embedded", &a, "docker", &b);
+        assert_eq!(d.skipped, 1);
+        assert_eq!(
+            d.lines,
+            [
+                "scenarios/kind.yaml: embedded passed; docker failed at step 2 (login): boom",
+                "scenarios/text.yaml: embedded failed at step 2 (login): 403 Permission denied; docker failed at step 2 (login): 403 ACL not found",
+            ]
+        );
+    }
+
+    #[test]
+    fn normalise_replaces_only_loopback_ports() {
+        assert_eq!(
+            normalise("a 127.0.0.1:80 b 127.0.0.1: c 10.0.0.1:5"),
+            "a 127.0.0.1:PORT b 127.0.0.1: c 10.0.0.1:5"
+        );
+    }
 }
