@@ -9,6 +9,7 @@ pub mod backend;
 pub mod cli;
 pub mod client;
 pub mod http;
+pub mod inspect;
 pub mod plan;
 pub mod report;
 pub mod runner;

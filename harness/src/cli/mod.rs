@@ -2,6 +2,7 @@
 //! no rule lives here.
 
 pub mod exit;
+mod inspect;
 mod lint;
 mod run;
 mod serve;
@@ -53,6 +54,8 @@ enum Command {
     },
     /// Print the JSON Schema of scenario files (for editors).
     Schema,
+    /// Decode a bearer token and list every check it fails, without any AWS access.
+    Inspect(inspect::InspectArgs),
     /// List the scenarios that would run.
     List {
         /// Files or directories (default: scenarios/).
@@ -76,7 +79,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
     match cli.command {
@@ -88,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::New { name } => lint::new(name),
         Command::Schema => lint::schema(),
         Command::List { paths, filter } => lint::list(paths, filter),
+        Command::Inspect(args) => inspect::main(args),
     }
 }
 
@@ -97,7 +105,11 @@ fn code(c: i32) -> ExitCode {
 
 /// The default scenario directory: `scenarios/` in the current directory.
 fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    if paths.is_empty() { vec![PathBuf::from("scenarios")] } else { paths }
+    if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths
+    }
 }
 
 /// Where the shipped fixtures are: `IAMCONFORM_FIXTURES_DIR`, else `fixtures/` in the current

@@ -1,0 +1,256 @@
+//! The authoring tools (`inspect`, `explain`, `record`, `bless`) as users run them: tokens from
+//! the reference client with each of its injected bugs, the AWS emulator for the one real STS
+//! call `-aws-include-entity` makes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // rust-clippy#13981: tests/ ignores clippy.toml
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use iamconform::inspect::{Source, consul_first_error, inspect, render_human};
+use iamconform_aws::{AwsConfig, AwsState, IdentityStore};
+use iamconform_consul::authmethod::aws_iam::AwsIamConfig;
+use iamconform_login::{AwsCredentials, LoginInput, Mutant, Network, generate_bearer_token};
+use iamconform_secret::Secret;
+
+const KEY: &str = "ASIAEXAMPLEWEBTASK01";
+const SECRET: &str = "eHMsvKYEIlu7euAf+tdg5J8ee8EvXGtJ0r6EKnIm";
+const SESSION: &str = "IQoJb3JpZ2luX2VjE3CNQrRR8K5MVEgbdq9aZswrSSzhHVHGfQD4DF5tQHMTGfPfBx4iDeMuySyxtOuDdQRkZUwrosbacSQqXEy6oDryO+DiSE0RmS/4N/3kORrHO9kTelyVjZEwQie9Md5KlCGoZKlAq8ue7ksivXSbBd3B7cozB+ojFrnBOtGAiB8J+4/kvheXOSdE/3zr4gnYXFibShRF4ziSVtN7g+LVFy0cb1PfROuSUxJW6XHP9io5Po1KPhMJuBS/RwYCGGTajkpk6IgsmISUUjMsRdfd20L+/KutUqu1ItlqyKc/m7fkBtfYkDglw+wVsR21uess5+4nD2EYQxqJnegp34KsAqjQ92vnoZ9ypXvG12IpP8N8EgJTyHw4WyXrQcmGNM5TuJBUdHPms4AMaKWP2";
+const SERVER_ID: &str = "consul.example.com";
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn input(mutant: Option<Mutant>, network: Network, include_entity: bool) -> LoginInput {
+    let creds = AwsCredentials::from_flags(
+        KEY,
+        Secret::new(SECRET.to_owned()),
+        Some(Secret::new(SESSION.to_owned())),
+    );
+    let mut i = LoginInput::new(creds, "us-east-1");
+    i.server_id_header_value = Some(SERVER_ID.to_owned());
+    i.include_entity = include_entity;
+    i.network = network;
+    i.mutant = mutant;
+    i
+}
+
+fn config(entity: bool) -> AwsIamConfig {
+    AwsIamConfig {
+        bound_iam_principal_arns: vec!["arn:aws:iam::123456789012:role/consul-ecs/*".into()],
+        enable_iam_entity_details: entity,
+        server_id_header_value: SERVER_ID.to_owned(),
+        ..AwsIamConfig::default()
+    }
+}
+
+/// What `inspect` must report for each mutant's token (finding ids, as a set). Mutants whose
+/// bug is not in the token (or needs the secret key to see) report nothing.
+fn expected(m: Option<Mutant>) -> &'static [&'static str] {
+    let Some(m) = m else { return &[] };
+    match m {
+        Mutant::ServerIdOmitted => &["server-id-missing"],
+        Mutant::ServerIdUnsigned => &["server-id-unsigned"],
+        Mutant::ServerIdWrongValue => &["server-id-wrong-value"],
+        Mutant::EntityHeadersAwsSpelling | Mutant::EntityHeadersLowercase => {
+            &["entity-header-missing", "non-canonical-header"]
+        }
+        Mutant::EntityUnsigned => &["server-id-unsigned", "request-unsigned"],
+        Mutant::EntityServerIdMissing => &["server-id-missing"],
+        Mutant::SessionTokenDropped => &["session-token-missing"],
+        Mutant::SessionTokenUnsigned => &["session-token-unsigned"],
+        Mutant::SigningRegionWrong => &["region-host-mismatch"],
+        Mutant::SigningServiceWrong => &["signing-service-wrong"],
+        Mutant::DateStale16m => &["date-stale"],
+        Mutant::DateFuture16m => &["date-future"],
+        Mutant::BodyActionMisspelt | Mutant::BodyExtraField => &["sts-body"],
+        Mutant::StsUrlQuery => &["url-query"],
+        Mutant::MethodGet => &["method-not-post"],
+        Mutant::Base64UrlEncoding | Mutant::HeadersJsonNotBase64 => &["token-undecodable"],
+        Mutant::ContentLengthWrong => &["content-length-wrong"],
+        // Invisible without the secret key, or not in the token at all.
+        _ => &[],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_names_every_injected_bug_of_the_reference_client() {
+    let store = IdentityStore::load(&root().join("fixtures/identities.yaml")).unwrap();
+    let aws = iamconform_aws::bind(
+        AwsState::new(store, AwsConfig::default()),
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .unwrap();
+    let network = Network::with_aws_redirect(aws.addr).unwrap();
+    let config = config(true);
+    let mut cases: Vec<Option<Mutant>> = vec![None];
+    cases.extend(Mutant::ALL.iter().copied().map(Some));
+    for m in cases {
+        let i = input(m, network.clone(), true);
+        let token = generate_bearer_token(&i).await.unwrap();
+        let result = inspect(token.expose(), &config, i.now);
+        let ids: BTreeSet<&str> = result.findings.iter().map(|f| f.id).collect();
+        let want: BTreeSet<&str> = expected(m).iter().copied().collect();
+        assert_eq!(ids, want, "{m:?}: {:#?}", result.findings);
+        // Consul's own validator, run offline, stops at our first Consul finding.
+        let oracle = consul_first_error(token.expose(), &config).await;
+        let first = result.findings.iter().find(|f| f.source == Source::Consul);
+        match (first, &oracle) {
+            (None, None) => {}
+            (Some(f), Some(o)) if f.id == "token-undecodable" => {
+                assert!(o.starts_with("invalid token: "), "{m:?}: {o}");
+            }
+            (Some(f), Some(o)) => assert_eq!(&f.message, o, "{m:?}"),
+            // The offline validator stops at the STS call (step 15), before step 18.
+            (Some(f), None) if f.step.contains("step 18") => {}
+            (f, o) => panic!("{m:?}: inspect {f:?} vs Consul {o:?}"),
+        }
+        // Secrets never appear.
+        let human = render_human(&result);
+        let json = serde_json::to_string(&result).unwrap();
+        for out in [&human, &json] {
+            assert!(!out.contains(SESSION), "{m:?} leaks the session token");
+            assert!(
+                !out.contains(&SESSION[..40]),
+                "{m:?} leaks the session token"
+            );
+            assert!(!out.contains(SECRET));
+        }
+        if let Some(sig) = signature_of(token.expose()) {
+            assert!(
+                !human.contains(&sig) && !json.contains(&sig),
+                "{m:?} leaks the signature"
+            );
+        }
+    }
+    aws.shutdown().await.unwrap();
+}
+
+/// The STS signature inside a token, if it decodes.
+fn signature_of(token: &str) -> Option<String> {
+    let t = iamconform_login::BearerToken::parse(token).ok()?;
+    let authz = t.header("Authorization")?;
+    Some(authz.split("Signature=").nth(1)?.to_owned())
+}
+
+#[tokio::test]
+async fn inspect_shows_the_sigv4_parameters_and_redacts_them() {
+    let i = input(Some(Mutant::SigningRegionWrong), Network::default(), false);
+    let token = generate_bearer_token(&i).await.unwrap();
+    let result = inspect(token.expose(), &config(false), i.now);
+    let sts = result.sts.as_ref().unwrap();
+    assert_eq!(sts.method, "POST");
+    assert_eq!(sts.url, "https://sts.us-east-1.amazonaws.com/");
+    assert_eq!(sts.body, "Action=GetCallerIdentity&Version=2011-06-15");
+    let v = sts.sigv4.as_ref().unwrap();
+    assert_eq!(v.access_key_id, KEY);
+    assert_eq!(
+        (v.region.as_str(), v.service.as_str()),
+        ("us-west-2", "sts")
+    );
+    assert_eq!(v.age_secs, Some(0));
+    assert!(
+        v.signed_headers
+            .contains(&"x-consul-iam-serverid".to_owned())
+    );
+    assert!(v.session_token_present && v.session_token_signed);
+    let f = &result.findings[0];
+    assert_eq!(
+        f.message,
+        "the client signed for region us-west-2 but sent the request to sts.us-east-1.amazonaws.com"
+    );
+    assert_eq!(f.doc_link(), "docs/diagnosis.md#region-host-mismatch");
+    assert!(result.entity.is_none());
+}
+
+#[tokio::test]
+async fn inspect_without_server_id_config_accepts_a_token_without_it() {
+    let i = input(Some(Mutant::ServerIdOmitted), Network::default(), false);
+    let token = generate_bearer_token(&i).await.unwrap();
+    let mut c = config(false);
+    c.server_id_header_value.clear();
+    assert!(inspect(token.expose(), &c, i.now).findings.is_empty());
+    // A loopback STS URL: refused without STSEndpoint, fine with it.
+    let mut t = iamconform_login::BearerToken::parse(token.expose()).unwrap();
+    t.url = "http://127.0.0.1:4566/sts/".to_owned();
+    let r = inspect(&t.render(), &c, i.now);
+    let ids: Vec<&str> = r.findings.iter().map(|f| f.id).collect();
+    // The signing region no longer matches a regional host, so only the host check fires.
+    assert_eq!(ids, ["sts-host-not-allowed"]);
+    assert_eq!(r.findings[0].message, "invalid STS hostname: \"127.0.0.1\"");
+    c.sts_endpoint = "http://127.0.0.1:4566/sts".to_owned();
+    assert!(inspect(&t.render(), &c, i.now).findings.is_empty());
+    assert_eq!(consul_first_error(&t.render(), &c).await, None);
+}
+
+#[tokio::test]
+async fn inspect_reports_several_faults_in_consul_order() {
+    // GET + query string + server id omitted: Consul stops at the method; inspect lists all.
+    let i = input(Some(Mutant::MethodGet), Network::default(), false);
+    let token = generate_bearer_token(&i).await.unwrap();
+    let mut t = iamconform_login::BearerToken::parse(token.expose()).unwrap();
+    t.url.push_str("?Action=GetCallerIdentity");
+    t.headers.retain(|(k, _)| k != "X-Consul-Iam-Serverid");
+    t.headers
+        .push(("X-Amz-Foo".to_owned(), vec!["1".to_owned()]));
+    let rendered = t.render();
+    let c = config(false);
+    let r = inspect(&rendered, &c, i.now);
+    let messages: Vec<&str> = r.findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "iam_http_request_method must be POST",
+            "URL query parameters are not allowed for security reasons: found \"Action=GetCallerIdentity\"",
+            "invalid request header: X-Amz-Foo",
+            "missing header \"X-Consul-IAM-ServerID\"",
+        ]
+    );
+    assert_eq!(
+        consul_first_error(&rendered, &c).await.as_deref(),
+        Some("iam_http_request_method must be POST")
+    );
+}
+
+#[tokio::test]
+async fn inspect_cli_reads_stdin_and_prints_json() {
+    let i = input(Some(Mutant::ServerIdUnsigned), Network::default(), false);
+    let token = generate_bearer_token(&i).await.unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iamconform"))
+        .args(["inspect", "--json", "--server-id", SERVER_ID])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.expose().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(100), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains(&SESSION[..40]));
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["consul_verdict"], "header wasn't signed");
+    assert_eq!(v["findings"][0]["id"], "server-id-unsigned");
+    assert_eq!(v["sts"]["sigv4"]["region"], "us-east-1");
+
+    // Text output, token as an argument, a clean token: exit 0.
+    let clean = generate_bearer_token(&input(None, Network::default(), false))
+        .await
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_iamconform"))
+        .args(["inspect", "--server-id", SERVER_ID, clean.expose()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("no problems found"), "{stdout}");
+    assert!(stdout.contains("Signature=<redacted>"), "{stdout}");
+}
