@@ -83,6 +83,14 @@ pub fn router(state: ConsulState) -> Router {
             ),
         )
         .route(
+            "/v1/acl/policy/name/",
+            endpoint(
+                "GET",
+                MethodRouter::new()
+                    .get(|| async { ConsulError::bad_request("Missing policy Name") }),
+            ),
+        )
+        .route(
             "/v1/acl/policy/name/{*name}",
             endpoint("GET", MethodRouter::new().get(acl::policy_read_by_name)),
         )
@@ -104,6 +112,13 @@ pub fn router(state: ConsulState) -> Router {
                     .get(acl::role_read)
                     .put(acl::role_update)
                     .delete(acl::role_delete),
+            ),
+        )
+        .route(
+            "/v1/acl/role/name/",
+            endpoint(
+                "GET",
+                MethodRouter::new().get(|| async { ConsulError::bad_request("Missing role Name") }),
             ),
         )
         .route(

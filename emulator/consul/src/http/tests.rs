@@ -1106,3 +1106,45 @@ async fn audit_lines_never_interleave_under_concurrency() {
     assert_eq!(ids.len(), 64);
     assert!(ids.values().all(|n| *n == 2));
 }
+
+#[tokio::test]
+async fn missing_names_are_400() {
+    let app = app(false);
+    let r = call(&app, "GET", "/v1/acl/policy/name/", Some(MGMT), None).await;
+    assert_eq!((r.status, r.body.as_str()), (400, "Missing policy Name"));
+    let r = call(&app, "GET", "/v1/acl/role/name/", Some(MGMT), None).await;
+    assert_eq!((r.status, r.body.as_str()), (400, "Missing role Name"));
+}
+
+#[tokio::test]
+async fn anonymous_token_policy_update_like_consul_ecs() {
+    // consul-ecs's controller gives the anonymous token a policy (spec §6.4).
+    let app = app(false);
+    let t = Some(MGMT);
+    let r = call(
+        &app,
+        "PUT",
+        "/v1/acl/policy",
+        t,
+        Some(r#"{"Name":"anonymous-token-policy","Rules":"acl = \"read\""}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let anon = "00000000-0000-0000-0000-000000000002";
+    let body = r#"{"Policies":[{"Name":"anonymous-token-policy"}]}"#;
+    let r = call(&app, "PUT", &format!("/v1/acl/token/{anon}"), t, Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["Policies"][0]["Name"], "anonymous-token-policy");
+    // Requests without a token now read with the anonymous token's policy.
+    assert_eq!(
+        call(&app, "GET", "/v1/acl/policies", None, None)
+            .await
+            .status,
+        200
+    );
+    let r = call(&app, "DELETE", &format!("/v1/acl/token/{anon}"), t, None).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (500, "Delete operation not permitted on the anonymous token")
+    );
+}

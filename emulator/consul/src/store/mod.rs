@@ -288,6 +288,8 @@ impl Store {
         let rules = policy_ids
             .iter()
             .filter_map(|id| t.policies.get(*id))
+            // A policy limited to other datacenters does not apply here.
+            .filter(|p| p.datacenters.is_empty() || p.datacenters.contains(&self.opts.datacenter))
             .map(|p| p.rules.as_str());
         Ok(Authorizer::from_rules(
             &token.accessor_id,

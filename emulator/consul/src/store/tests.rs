@@ -949,3 +949,34 @@ fn enterprise_namespace_rules_pick_the_token_namespace_and_roles_resolve_there()
     let e = login(&s, "m", &identity("x", &[("ns", "")])).unwrap_err();
     assert_eq!(e.to_string(), "namespace \"never-reached\" does not exist");
 }
+
+#[test]
+fn policies_for_other_datacenters_do_not_apply() {
+    let s = store();
+    s.policy_set(
+        &internal(),
+        &scope(),
+        PolicyInput {
+            name: "elsewhere".into(),
+            rules: "acl = \"write\"".into(),
+            datacenters: vec!["dc2".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let tok = s
+        .token_create(
+            &internal(),
+            &scope(),
+            TokenInput {
+                policies: vec![Link {
+                    id: String::new(),
+                    name: "elsewhere".into(),
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let caller = Caller::Token(Some(secret_of(&tok)));
+    assert_eq!(s.policy_list(&caller, &scope()).unwrap_err().status(), 403);
+}
