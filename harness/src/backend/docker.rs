@@ -36,7 +36,7 @@ pub const STANDIN_LABEL: &str = "io.iamconform.standin";
 /// The label on every container this backend starts, to find leftovers.
 pub const CONTAINER_LABEL: &str = "io.iamconform.backend";
 /// Where a container writes its audit log (a bind mount of a host directory).
-const AUDIT_DIR_IN_CONTAINER: &str = "/iamconform/audit";
+const AUDIT_DIR_IN_CONTAINER: &str = "/iamconform-audit";
 /// What the stand-in gets as a licence: it reads only whether one is present.
 const STANDIN_LICENCE: &str = "iamconform-standin";
 
@@ -433,7 +433,7 @@ pub mod standin {
                 "the stand-in runs only `agent -dev …`, got {argv:?}"
             ));
         }
-        let config: serde_json::Value = match local_config {
+        let mut config: serde_json::Value = match local_config {
             Some(text) if text.len() > MAX_CONFIG => {
                 return Err("CONSUL_LOCAL_CONFIG is larger than 64 KiB".into());
             }
@@ -441,6 +441,20 @@ pub mod standin {
                 .map_err(|e| format!("CONSUL_LOCAL_CONFIG is not JSON: {e}"))?,
             _ => serde_json::json!({}),
         };
+        // `-config-file` (how the local backend passes the same configuration) is merged
+        // over CONSUL_LOCAL_CONFIG before the flags are read, so flags still win, as in Consul.
+        let rest: Vec<String> = args.cloned().collect();
+        for (i, arg) in rest.iter().enumerate() {
+            let value = match arg.trim_start_matches('-').split_once('=') {
+                Some(("config-file", v)) => Some(v.to_string()),
+                None if arg.trim_start_matches('-') == "config-file" => rest.get(i + 1).cloned(),
+                _ => None,
+            };
+            if let Some(path) = value {
+                merge(&mut config, read_config_file(&path)?);
+            }
+        }
+        let mut args = rest.iter();
         let mut dev = false;
         let mut client = config
             .get("client_addr")
@@ -454,7 +468,7 @@ pub mod standin {
             };
             match flag.trim_start_matches('-') {
                 "dev" => dev = true,
-                "client" | "bind" | "data-dir" | "config-dir" => {
+                "client" | "bind" | "data-dir" | "config-dir" | "config-file" => {
                     let value = match inline {
                         Some(v) => v,
                         None => args
@@ -528,6 +542,35 @@ pub mod standin {
             args: out,
             management_token,
         })
+    }
+
+    fn read_config_file(path: &str) -> Result<serde_json::Value, String> {
+        let len = std::fs::metadata(path)
+            .map_err(|e| format!("-config-file {path}: {e}"))?
+            .len();
+        if len > MAX_CONFIG as u64 {
+            return Err(format!("-config-file {path}: larger than 64 KiB"));
+        }
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("-config-file {path}: {e}"))?;
+        serde_json::from_str(&text).map_err(|e| format!("-config-file {path} is not JSON: {e}"))
+    }
+
+    /// Consul merges configuration sources object by object; later values win.
+    fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+        match (into, from) {
+            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+                for (k, v) in b {
+                    match a.get_mut(&k) {
+                        Some(existing) => merge(existing, v),
+                        None => {
+                            a.insert(k, v);
+                        }
+                    }
+                }
+            }
+            (slot, v) => *slot = v,
+        }
     }
 }
 
@@ -645,6 +688,40 @@ mod tests {
                 "0.0.0.0:18501"
             ]
         );
+    }
+
+    #[test]
+    fn the_standin_reads_config_files_like_the_local_backend_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = Secret::new("t-2".to_string());
+        let config = agent_config(
+            AgentPorts {
+                http: 18502,
+                serf_lan: 1,
+                server: 2,
+            },
+            &token,
+            None,
+        );
+        let file = dir.path().join("c.json");
+        std::fs::write(&file, config.to_string()).unwrap();
+        let argv = vec![
+            "agent".to_string(),
+            "-dev".into(),
+            format!("-config-file={}", file.display()),
+        ];
+        let plan = standin::serve_args(&argv, None, false).unwrap();
+        assert_eq!(
+            plan.args,
+            [
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--consul-listen",
+                "127.0.0.1:18502"
+            ]
+        );
+        assert_eq!(plan.management_token.as_deref(), Some("t-2"));
     }
 
     #[test]
