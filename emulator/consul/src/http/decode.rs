@@ -572,6 +572,26 @@ mod tests {
         assert_eq!(e, "time: invalid duration \"abc\"");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = decode::<crate::store::types::TokenInput>(&body, &TOKEN, false);
+            let _ = decode::<RoleInput>(&body, &ROLE, true);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(s in "[{}\\[\\]\",:a-zA-Z0-9 .-]{0,64}") {
+            let _ = decode::<AuthMethodInput>(s.as_bytes(), &AUTH_METHOD, false);
+            let _ = decode::<crate::store::types::TokenInput>(s.as_bytes(), &TOKEN, true);
+        }
+
+        #[test]
+        fn durations_and_rules_never_panic(s in "\\PC{0,32}") {
+            let _ = crate::gojson::parse_duration(&s);
+            let _ = crate::store::acl::parse_rules(&s);
+        }
+    }
+
     #[test]
     fn trailing_data_is_ignored_like_go() {
         let p: PolicyInput = decode(br#"{"Name":"a"} trailing"#, &POLICY, false).unwrap();
