@@ -1,0 +1,249 @@
+//! The servers under load, each in its own process: `iamconform serve`, the ceiling (this
+//! binary's `ceiling` subcommand) and moto's standalone server.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A server process, killed on drop.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    /// The first stdout line (the ready line), if the server prints one.
+    pub(crate) ready_line: String,
+    /// Spawn to ready.
+    pub(crate) startup: Duration,
+}
+
+impl Server {
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Where servers run: optionally under `taskset -c <cpus>`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Placement {
+    pub(crate) cpus: Option<String>,
+}
+
+impl Placement {
+    fn command(&self, program: &Path) -> Command {
+        match &self.cpus {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(cpus).arg(program);
+                c
+            }
+            None => Command::new(program),
+        }
+    }
+}
+
+/// Spawns `cmd` and waits (at most 30 s) for its first stdout line.
+async fn spawn_with_ready_line(mut cmd: Command) -> Result<Server> {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let start = Instant::now();
+    let mut child = cmd.spawn().with_context(|| format!("spawn {cmd:?}"))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .context("no ready line within 30 s")??
+        .context("exited before its ready line")?;
+    let startup = start.elapsed();
+    // Keep draining stdout so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(Server {
+        child,
+        ready_line: line,
+        startup,
+    })
+}
+
+/// The endpoints of `iamconform serve`'s ready line.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ServeEndpoints {
+    pub(crate) sts: String,
+    pub(crate) consul: Option<String>,
+}
+
+/// Starts `iamconform serve` (with `preset`, if any) and parses its ready line.
+pub(crate) async fn iamconform_serve(
+    bin: &Path,
+    preset: Option<&Path>,
+    at: &Placement,
+) -> Result<(Server, ServeEndpoints)> {
+    let mut cmd = at.command(bin);
+    cmd.arg("serve");
+    if let Some(p) = preset {
+        cmd.arg("--consul-preset").arg(p);
+    }
+    cmd.env("RUST_LOG", "warn");
+    let server = spawn_with_ready_line(cmd).await?;
+    let endpoints: ServeEndpoints =
+        serde_json::from_str(&server.ready_line).context("iamconform serve's ready line")?;
+    Ok((server, endpoints))
+}
+
+/// `http://127.0.0.1:1234` → its socket address.
+pub(crate) fn url_addr(url: &str) -> Result<SocketAddr> {
+    let rest = url.strip_prefix("http://").context("not an http:// URL")?;
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    let addr: SocketAddr = hostport
+        .parse()
+        .with_context(|| format!("address of {url}"))?;
+    if !addr.ip().is_loopback() {
+        bail!("{url} is not loopback");
+    }
+    Ok(addr)
+}
+
+/// A free loopback port (bound and released; moto binds it right after).
+fn free_port() -> Result<u16> {
+    let l = StdListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Starts moto's standalone server and waits until it answers.
+pub(crate) async fn moto(bin: &Path, at: &Placement) -> Result<(Server, SocketAddr)> {
+    let port = free_port()?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut cmd = at.command(bin);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let start = Instant::now();
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("spawn {}", bin.display()))?;
+    loop {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            bail!("moto did not listen on {addr} within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((
+        Server {
+            child,
+            ready_line: String::new(),
+            startup: start.elapsed(),
+        },
+        addr,
+    ))
+}
+
+/// The canned response of the ceiling, captured from the emulator.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Canned {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+}
+
+/// Starts the ceiling (this executable's `ceiling` subcommand) answering `canned`.
+pub(crate) async fn ceiling(
+    canned: &Canned,
+    dir: &Path,
+    at: &Placement,
+) -> Result<(Server, SocketAddr)> {
+    let file: PathBuf = dir.join(format!("canned-{}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_vec(canned)?)?;
+    let me = std::env::current_exe()?;
+    let mut cmd = at.command(&me);
+    cmd.arg("ceiling").arg(&file);
+    let server = spawn_with_ready_line(cmd).await?;
+    let _ = std::fs::remove_file(&file);
+    let addr = server
+        .ready_line
+        .trim()
+        .parse()
+        .context("ceiling ready line")?;
+    Ok((server, addr))
+}
+
+/// The ceiling itself: a minimal hyper server that reads each request body and answers the
+/// canned bytes, verifying nothing. Same runtime shape as `iamconform serve` (multi-thread,
+/// one worker per core).
+pub(crate) fn run_ceiling(file: &Path) -> Result<()> {
+    let canned: Canned = serde_json::from_slice(&std::fs::read(file)?)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        println!("{}", listener.local_addr()?);
+        let status = hyper::StatusCode::from_u16(canned.status)?;
+        let mut headers = hyper::HeaderMap::new();
+        for (n, v) in &canned.headers {
+            headers.append(
+                hyper::header::HeaderName::from_bytes(n.as_bytes())?,
+                hyper::header::HeaderValue::from_str(v)?,
+            );
+        }
+        let body = Bytes::from(canned.body.into_bytes());
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            let headers = headers.clone();
+            let body = body.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let headers = headers.clone();
+                    let body = body.clone();
+                    async move {
+                        // Read the body as the emulator must, then ignore it.
+                        let _ = req.into_body().collect().await;
+                        let mut resp = hyper::Response::new(Full::new(body));
+                        *resp.status_mut() = status;
+                        *resp.headers_mut() = headers;
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    })
+}
+
+/// VmRSS and VmHWM (peak) of `pid`, in KiB.
+pub(crate) fn memory_kib(pid: u32) -> Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Ok((
+        field("VmRSS:").context("no VmRSS")?,
+        field("VmHWM:").context("no VmHWM")?,
+    ))
+}
