@@ -15,7 +15,7 @@ use crate::store::types::{
 use crate::store::{Caller, Scope};
 
 /// Consul objects to create.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Setup {
     /// Namespaces (enterprise only).
@@ -50,39 +50,6 @@ pub enum SetupError {
         #[source]
         source: ConsulError,
     },
-}
-
-impl PartialEq for NamespaceInput {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.description == other.description && self.meta == other.meta
-    }
-}
-impl PartialEq for PolicyInput {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.rules == other.rules && self.namespace == other.namespace
-    }
-}
-impl PartialEq for RoleInput {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-            && self.policies == other.policies
-            && self.namespace == other.namespace
-    }
-}
-impl PartialEq for AuthMethodInput {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-            && self.config == other.config
-            && self.namespace_rules == other.namespace_rules
-    }
-}
-impl PartialEq for BindingRuleInput {
-    fn eq(&self, other: &Self) -> bool {
-        self.auth_method == other.auth_method
-            && self.selector == other.selector
-            && self.bind_type == other.bind_type
-            && self.bind_name == other.bind_name
-    }
 }
 
 impl Setup {

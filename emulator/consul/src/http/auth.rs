@@ -260,7 +260,6 @@ pub(super) async fn login(
 pub(super) async fn logout(
     State(s): State<ConsulState>,
     tok: RequestToken,
-    headers: HeaderMap,
     params: Params,
 ) -> Result<Reply, ConsulError> {
     if let Some(dc) = params.non_empty("dc")
@@ -268,7 +267,6 @@ pub(super) async fn logout(
     {
         return Err(ConsulError::plain("No path to datacenter"));
     }
-    let _ = headers;
     let Some(secret) = tok.0 else {
         return Err(ConsulError::Unauthorized(
             "Supplied token does not exist".to_string(),
