@@ -833,7 +833,7 @@ fn non_canonical_spellings(headers: &[(String, Vec<String>)], f: &mut Vec<Findin
 }
 
 /// The region AWS serves at a `sts.`/`iam.` host, when the host says it.
-fn host_region(hostname: &str, service: &str) -> Option<String> {
+pub(crate) fn host_region(hostname: &str, service: &str) -> Option<String> {
     let rest = hostname.strip_suffix(".amazonaws.com")?;
     let rest = rest
         .strip_prefix(&format!("{service}-fips"))

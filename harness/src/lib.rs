@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod cli;
 pub mod client;
+pub mod explain;
 pub mod http;
 pub mod inspect;
 pub mod plan;

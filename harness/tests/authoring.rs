@@ -254,3 +254,84 @@ async fn inspect_cli_reads_stdin_and_prints_json() {
     assert!(stdout.contains("no problems found"), "{stdout}");
     assert!(stdout.contains("Signature=<redacted>"), "{stdout}");
 }
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_iamconform"));
+    c.current_dir(root());
+    c.env_remove("GITHUB_ACTIONS")
+        .env_remove("IAMCONFORM_MUTANT");
+    c
+}
+
+#[test]
+fn failed_runs_carry_diagnoses_and_explain_rerenders_the_json_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = bin()
+        .env("IAMCONFORM_MUTANT", "signing-region-wrong")
+        .args(["run", "scenarios/aws/region-host.yaml", "--json"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(100), "{text}");
+    assert!(
+        text.contains("the client signed for region us-east-1 but sent the request to sts.us-west-2.amazonaws.com (see docs/diagnosis.md#region-host-mismatch)"),
+        "{text}"
+    );
+    let out = bin().arg("explain").arg(&report).output().unwrap();
+    let explained = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{explained}");
+    assert!(
+        explained.contains("the client signed for region us-east-1 but sent the request to sts.us-west-2.amazonaws.com"),
+        "{explained}"
+    );
+    assert!(explained.contains("see docs/diagnosis.md#region-host-mismatch"));
+    assert!(explained.ends_with("failed scenario(s)\n"));
+
+    // A Consul-side failure: the diagnosis comes from Consul's error text.
+    let out = bin()
+        .env("IAMCONFORM_MUTANT", "server-id-unsigned")
+        .args(["run", "scenarios/server-id"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("docs/diagnosis.md#server-id-unsigned"),
+        "{text}"
+    );
+
+    // Not a report.
+    std::fs::write(&report, "{}").unwrap();
+    let out = bin().arg("explain").arg(&report).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_anchor_is_documented() {
+    let doc = std::fs::read_to_string(root().join("docs/diagnosis.md")).unwrap();
+    let src = [
+        include_str!("../src/inspect.rs"),
+        include_str!("../src/explain.rs"),
+    ]
+    .concat();
+    let re_ids: BTreeSet<String> = src
+        .split('"')
+        .filter(|s| {
+            s.len() > 4
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit())
+                && s.contains('-')
+        })
+        .map(str::to_owned)
+        .collect();
+    for id in re_ids {
+        if id.starts_with("x-") || id.starts_with("us-") || id.starts_with("eu-") {
+            continue;
+        }
+        assert!(
+            doc.contains(&format!("## {id}")),
+            "docs/diagnosis.md lacks ## {id}"
+        );
+    }
+}

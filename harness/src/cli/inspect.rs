@@ -167,3 +167,34 @@ pub(crate) fn main(args: InspectArgs) -> ExitCode {
         ExitCode::from(exit::FAILED)
     }
 }
+
+/// Largest JSON report `explain` reads.
+const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
+
+pub(crate) fn explain(report: &std::path::Path) -> ExitCode {
+    let text = match std::fs::metadata(report) {
+        Ok(m) if m.len() > MAX_REPORT_BYTES => Err(format!(
+            "{} is larger than {MAX_REPORT_BYTES} bytes",
+            report.display()
+        )),
+        Ok(_) => std::fs::read_to_string(report).map_err(|e| format!("{}: {e}", report.display())),
+        Err(e) => Err(format!("{}: {e}", report.display())),
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("iamconform explain: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match crate::explain::explain_report(&text) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("iamconform explain: {}: {e}", report.display());
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}

@@ -56,6 +56,11 @@ enum Command {
     Schema,
     /// Decode a bearer token and list every check it fails, without any AWS access.
     Inspect(inspect::InspectArgs),
+    /// Re-render the failures of a JSON report (`run --json FILE`) as diagnoses.
+    Explain {
+        /// The JSON report.
+        report: PathBuf,
+    },
     /// List the scenarios that would run.
     List {
         /// Files or directories (default: scenarios/).
@@ -96,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Schema => lint::schema(),
         Command::List { paths, filter } => lint::list(paths, filter),
         Command::Inspect(args) => inspect::main(args),
+        Command::Explain { report } => inspect::explain(&report),
     }
 }
 

@@ -57,6 +57,7 @@ fn via_name(v: LogoutVia) -> &'static str {
 /// Runs one step.
 pub(super) async fn run(ctx: &mut Ctx, kind: &StepKind) -> StepResult {
     let mark = ctx.aws.state.journal().last_seq();
+    let logins_before = ctx.tap.logins().len();
     let mut result = match kind {
         StepKind::Login { login, expect } => self::login(ctx, login, expect).await,
         StepKind::Logout { logout, expect } => self::logout(ctx, logout, expect).await,
@@ -90,7 +91,19 @@ pub(super) async fn run(ctx: &mut Ctx, kind: &StepKind) -> StepResult {
         StepKind::ExpectNoSecrets => expect_no_secrets(ctx),
     };
     if !result.problems.is_empty() {
-        result.diagnosis = diagnose(&ctx.aws.state.journal().entries_since(mark));
+        let entries = ctx.aws.state.journal().entries_since(mark);
+        // The bearer token this step's client sent, if it reached Consul.
+        let token = ctx
+            .tap
+            .logins()
+            .get(logins_before..)
+            .and_then(|l| l.last())
+            .and_then(|l| iamconform_login::BearerToken::parse(l.bearer_token.expose()).ok());
+        result.diagnosis = crate::explain::explain_failure(&result.problems, &entries, token.as_ref())
+            .iter()
+            .map(crate::explain::Diagnosis::render)
+            .collect();
+        result.diagnosis.extend(diagnose(&entries));
     }
     result
 }
