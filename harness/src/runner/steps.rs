@@ -231,7 +231,13 @@ fn base_env(ctx: &Ctx) -> BTreeMap<String, String> {
     env.insert("IAMCONFORM_AWS_ENDPOINT".into(), ctx.aws.base_url());
     for (k, v) in std::env::vars() {
         // The mutation test drives the reference client's hidden bug switch through the harness.
-        if k.starts_with("IAMCONFORM_MUTANT") {
+        if k == iamconform_login::mutant::MUTANT_STATE_DIR_ENV {
+            // Stateful mutants count calls per task; a counter shared by scenarios running in
+            // parallel would make which call misbehaves depend on scheduling.
+            let dir = ctx.dir.path().join("mutant-state");
+            let _ = std::fs::create_dir_all(&dir);
+            env.insert(k, dir.display().to_string());
+        } else if k.starts_with("IAMCONFORM_MUTANT") {
             env.insert(k, v);
         }
     }
