@@ -28,7 +28,10 @@ fn repo() -> PathBuf {
 
 fn iamconform(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_iamconform"));
-    c.args(args).current_dir(repo()).env_remove("CONSUL_LICENSE").env_remove("CONSUL_LICENSE_PATH");
+    c.args(args)
+        .current_dir(repo())
+        .env_remove("CONSUL_LICENSE")
+        .env_remove("CONSUL_LICENSE_PATH");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -36,17 +39,26 @@ fn iamconform(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn docker_available() -> bool {
-    let up = Command::new("docker").arg("info").output().is_ok_and(|o| o.status.success());
+    let up = Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !up {
         assert!(
             std::env::var("IAMCONFORM_REQUIRE_DOCKER").as_deref() != Ok("1"),
             "IAMCONFORM_REQUIRE_DOCKER=1 but `docker info` fails: start a Docker engine"
         );
-        eprintln!("skipped: no Docker engine (`docker info` fails); set IAMCONFORM_REQUIRE_DOCKER=1 to make this a failure");
+        eprintln!(
+            "skipped: no Docker engine (`docker info` fails); set IAMCONFORM_REQUIRE_DOCKER=1 to make this a failure"
+        );
     }
     up
 }
@@ -56,31 +68,53 @@ fn our_containers() -> usize {
         .args(["ps", "-aq", "--filter", &format!("label={LABEL}")])
         .output()
         .unwrap();
-    String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
 }
 
 /// The stand-in image: `IAMCONFORM_STANDIN_IMAGE` when CI built it, else built here from this
 /// test's own binaries.
 fn standin_image() -> String {
+    static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IMAGE.get_or_init(build_standin_image).clone()
+}
+
+fn build_standin_image() -> String {
     if let Ok(image) = std::env::var("IAMCONFORM_STANDIN_IMAGE") {
         return image;
     }
     let image = "iamconform/consul-standin:test".to_string();
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_iamconform")).parent().unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_iamconform"))
+        .parent()
+        .unwrap();
     let o = Command::new(repo().join("scripts/docker-standin"))
         .arg(bin_dir)
         .arg(&image)
         .output()
         .unwrap();
-    assert!(o.status.success(), "scripts/docker-standin failed: {}", text(&o));
+    assert!(
+        o.status.success(),
+        "scripts/docker-standin failed: {}",
+        text(&o)
+    );
     image
 }
 
 #[test]
 fn docker_without_an_engine_skips_with_the_reason() {
     let o = iamconform(
-        &["run", "--backend", "docker", "scenarios/logout/no-token.yaml"],
-        &[("DOCKER_HOST", "unix:///nonexistent/iamconform-test/docker.sock")],
+        &[
+            "run",
+            "--backend",
+            "docker",
+            "scenarios/logout/no-token.yaml",
+        ],
+        &[(
+            "DOCKER_HOST",
+            "unix:///nonexistent/iamconform-test/docker.sock",
+        )],
     );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
@@ -91,15 +125,34 @@ fn docker_without_an_engine_skips_with_the_reason() {
 
 #[test]
 fn local_without_consul_skips_with_the_reason() {
-    let o = iamconform(&["run", "--backend", "local", "scenarios/logout/no-token.yaml"], &[("PATH", "/nonexistent")]);
+    let o = iamconform(
+        &[
+            "run",
+            "--backend",
+            "local",
+            "scenarios/logout/no-token.yaml",
+        ],
+        &[("PATH", "/nonexistent")],
+    );
     let out = text(&o);
     assert!(out.contains("no `consul` binary on PATH"), "{out}");
     assert!(out.contains("0 passed, 0 failed, 1 skipped"), "{out}");
     let o = iamconform(
-        &["run", "--backend", "local", "--consul-bin", "/nonexistent/consul", "scenarios/logout/no-token.yaml"],
+        &[
+            "run",
+            "--backend",
+            "local",
+            "--consul-bin",
+            "/nonexistent/consul",
+            "scenarios/logout/no-token.yaml",
+        ],
         &[],
     );
-    assert!(text(&o).contains("--consul-bin /nonexistent/consul: no such file"), "{}", text(&o));
+    assert!(
+        text(&o).contains("--consul-bin /nonexistent/consul: no such file"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -118,17 +171,34 @@ fn local_backend_runs_scenarios_on_a_consul_agent() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let shim = dir.path().join("consul");
-    let standin = Path::new(env!("CARGO_BIN_EXE_iamconform")).with_file_name("iamconform-consul-standin");
-    std::fs::write(&shim, format!("#!/bin/sh\nexec '{}' \"$@\"\n", standin.display())).unwrap();
+    let standin =
+        Path::new(env!("CARGO_BIN_EXE_iamconform")).with_file_name("iamconform-consul-standin");
+    std::fs::write(
+        &shim,
+        format!("#!/bin/sh\nexec '{}' \"$@\"\n", standin.display()),
+    )
+    .unwrap();
     std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
     let o = iamconform(
-        &["run", "--compare", "embedded,local", "--consul-bin", shim.to_str().unwrap(), "--jobs", "2", "scenarios/logout"],
+        &[
+            "run",
+            "--compare",
+            "embedded,local",
+            "--consul-bin",
+            shim.to_str().unwrap(),
+            "--jobs",
+            "2",
+            "scenarios/logout",
+        ],
         &[],
     );
     let out = text(&o);
     assert!(out.contains("== backend local"), "{out}");
     assert!(out.contains(" 0 different"), "{out}");
-    assert!(!out.contains("skipped on either backend") || out.contains(" 0 skipped on either"), "{out}");
+    assert!(
+        !out.contains("skipped on either backend") || out.contains(" 0 skipped on either"),
+        "{out}"
+    );
     assert_eq!(o.status.code(), Some(0), "{out}");
 }
 
@@ -151,7 +221,12 @@ fn docker_image_not_pullable_skips_with_the_reason() {
         &[],
     );
     let out = text(&o);
-    assert!(out.contains("image 127.0.0.1:1/hashicorp/consul:1.21.5 is not available and cannot be pulled"), "{out}");
+    assert!(
+        out.contains(
+            "image 127.0.0.1:1/hashicorp/consul:1.21.5 is not available and cannot be pulled"
+        ),
+        "{out}"
+    );
     assert!(out.contains("0 passed, 0 failed, 1 skipped"), "{out}");
 }
 
@@ -164,7 +239,12 @@ fn docker_enterprise_without_a_licence_skips_with_the_reason() {
     // An image without the stand-in label stands for a real Enterprise image.
     let image = "iamconform/unlabelled:test";
     let empty = tempfile::tempdir().unwrap();
-    let tar = Command::new("tar").arg("-C").arg(empty.path()).args(["-cf", "-", "."]).output().unwrap();
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(empty.path())
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
     let mut import = Command::new("docker")
         .args(["import", "-", image])
         .stdin(std::process::Stdio::piped())
@@ -174,12 +254,48 @@ fn docker_enterprise_without_a_licence_skips_with_the_reason() {
     std::io::Write::write_all(&mut import.stdin.take().unwrap(), &tar.stdout).unwrap();
     assert!(import.wait().unwrap().success());
     let o = iamconform(
-        &["run", "--backend", "docker", "--enterprise", "--consul-image", image, "scenarios/logout/no-token.yaml"],
+        &[
+            "run",
+            "--backend",
+            "docker",
+            "--enterprise",
+            "--consul-image",
+            image,
+            "scenarios/logout/no-token.yaml",
+        ],
         &[],
     );
     let out = text(&o);
-    assert!(out.contains("no Consul Enterprise licence: set CONSUL_LICENSE"), "{out}");
+    assert!(
+        out.contains("no Consul Enterprise licence: set CONSUL_LICENSE"),
+        "{out}"
+    );
     assert!(out.contains("0 passed, 0 failed, 1 skipped"), "{out}");
+    // The same image cannot start (it has no program): the scenario fails with the engine's
+    // words, and the container that was created is removed.
+    let before = our_containers();
+    let o = iamconform(
+        &[
+            "run",
+            "--backend",
+            "docker",
+            "--consul-image",
+            image,
+            "scenarios/logout/no-token.yaml",
+        ],
+        &[],
+    );
+    let out = text(&o);
+    assert!(
+        out.contains("cannot start a Consul container from iamconform/unlabelled:test"),
+        "{out}"
+    );
+    assert_eq!(o.status.code(), Some(100), "{out}");
+    assert_eq!(
+        our_containers(),
+        before,
+        "a container that failed to start was left behind"
+    );
 }
 
 #[test]
@@ -191,16 +307,36 @@ fn docker_backend_matches_embedded_on_the_standin_and_removes_its_containers() {
     let image = standin_image();
     let before = our_containers();
     let o = iamconform(
-        &["run", "--compare", "embedded,docker", "--consul-image", &image, "--jobs", "2", "scenarios/logout"],
+        &[
+            "run",
+            "--compare",
+            "embedded,docker",
+            "--consul-image",
+            &image,
+            "--jobs",
+            "2",
+            "scenarios/logout",
+        ],
         &[],
     );
     let out = text(&o);
     assert!(out.contains("== backend docker"), "{out}");
-    assert!(out.contains(" 0 different, 0 skipped on either backend"), "{out}");
+    assert!(
+        out.contains(" 0 different, 0 skipped on either backend"),
+        "{out}"
+    );
     assert_eq!(o.status.code(), Some(0), "{out}");
     // Enterprise with the audit log: a dedicated container with a bind-mounted log directory.
     let o = iamconform(
-        &["run", "--backend", "docker", "--enterprise", "--consul-image", &image, "scenarios/audit"],
+        &[
+            "run",
+            "--backend",
+            "docker",
+            "--enterprise",
+            "--consul-image",
+            &image,
+            "scenarios/audit",
+        ],
         &[],
     );
     let out = text(&o);
@@ -222,7 +358,14 @@ fn docker_containers_are_removed_on_ctrl_c() {
     let adapter = dir.path().join("hang.toml");
     std::fs::write(&adapter, "name = \"hang\"\n[login]\nargv = [\"sleep\", \"600\"]\n[logout]\nargv = [\"sleep\", \"600\"]\n").unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_iamconform"))
-        .args(["run", "--backend", "docker", "--consul-image", &image, "--client"])
+        .args([
+            "run",
+            "--backend",
+            "docker",
+            "--consul-image",
+            &image,
+            "--client",
+        ])
         .arg(&adapter)
         .arg("scenarios/logout/token-stops-working.yaml")
         .current_dir(repo())
@@ -230,11 +373,12 @@ fn docker_containers_are_removed_on_ctrl_c() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait (bounded) for the container to appear; the engine is the only signal there is.
-    let mut appeared = false;
+    // Wait (bounded) until the client runs: the container is up and leased by then, and the
+    // watchdog that removes containers on signals is installed.
+    let mut leased = false;
     for _ in 0..600 {
-        if our_containers() > before {
-            appeared = true;
+        if our_containers() > before && has_children(child.id()) {
+            leased = true;
             break;
         }
         if child.try_wait().unwrap().is_some() {
@@ -242,12 +386,30 @@ fn docker_containers_are_removed_on_ctrl_c() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    if !appeared {
+    if !leased {
         let _ = child.kill();
-        panic!("no container appeared (the adapter may be invalid: run the command by hand)");
+        panic!("the client never started (the adapter may be invalid: run the command by hand)");
     }
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success(), "{status}");
-    assert_eq!(our_containers(), before, "containers left behind after Ctrl-C");
+    assert_eq!(
+        our_containers(),
+        before,
+        "containers left behind after Ctrl-C"
+    );
+}
+
+/// Whether a process has a child (Linux `/proc`).
+#[cfg(unix)]
+fn has_children(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        std::fs::read_to_string(t.path().join("children")).is_ok_and(|c| !c.trim().is_empty())
+    })
 }

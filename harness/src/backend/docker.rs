@@ -278,10 +278,16 @@ impl Docker {
                     .with_access_mode(AccessMode::ReadWrite),
             );
         }
-        let container = request
-            .start()
-            .await
-            .map_err(|e| start_error(&self.config.image, &e))?;
+        // A unique name lets a container that was created but failed to start be removed:
+        // testcontainers hands back no handle for it.
+        let name = format!("iamconform-consul-{}", uuid::Uuid::new_v4().simple());
+        let container = match request.with_container_name(&name).start().await {
+            Ok(c) => c,
+            Err(e) => {
+                remove_by_name(&name).await;
+                return Err(start_error(&self.config.image, &e));
+            }
+        };
         let node = Node {
             container,
             http_addr: format!("http://127.0.0.1:{}", ports.http),
@@ -316,6 +322,17 @@ impl Docker {
                 Err(e)
             }
         }
+    }
+}
+
+async fn remove_by_name(name: &str) {
+    use testcontainers::bollard::query_parameters::RemoveContainerOptionsBuilder;
+    if let Ok(docker) = testcontainers::core::client::docker_client_instance().await {
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        let _ = docker.remove_container(name, Some(options)).await;
     }
 }
 
