@@ -287,6 +287,26 @@ pub(super) async fn token_update(
     ))
 }
 
+pub(super) async fn token_clone(
+    State(s): State<ConsulState>,
+    Path(id): Path<String>,
+    tok: RequestToken,
+    EntScope(_scope): EntScope,
+    params: Params,
+    body: RawBody,
+) -> Result<Reply, ConsulError> {
+    let input: TokenInput = if body.0.is_empty() {
+        TokenInput::default()
+    } else {
+        body.decode(&decode::TOKEN, "Token decoding failed", s.config.enterprise)?
+    };
+    Ok(Reply::new(
+        s.store
+            .token_clone(&tok.caller(), &id, &input.description)?,
+        &params,
+    ))
+}
+
 pub(super) async fn token_read(
     State(s): State<ConsulState>,
     Path(id): Path<String>,

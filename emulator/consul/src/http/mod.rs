@@ -150,6 +150,10 @@ pub fn router(state: ConsulState) -> Router {
             ),
         )
         .route(
+            "/v1/acl/token/{id}/clone",
+            endpoint("PUT", MethodRouter::new().put(acl::token_clone)),
+        )
+        .route(
             "/v1/acl/tokens",
             endpoint("GET", MethodRouter::new().get(acl::token_list)),
         )

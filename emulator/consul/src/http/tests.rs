@@ -1148,3 +1148,42 @@ async fn anonymous_token_policy_update_like_consul_ecs() {
         (500, "Delete operation not permitted on the anonymous token")
     );
 }
+
+#[tokio::test]
+async fn token_clone_copies_links_with_new_ids() {
+    let app = app(false);
+    let t = Some(MGMT);
+    let src = call(
+        &app,
+        "PUT",
+        "/v1/acl/token",
+        t,
+        Some(r#"{"Description":"a","ServiceIdentities":[{"ServiceName":"web"}]}"#),
+    )
+    .await
+    .json();
+    let id = src["AccessorID"].as_str().unwrap();
+    let r = call(
+        &app,
+        "PUT",
+        &format!("/v1/acl/token/{id}/clone"),
+        t,
+        Some(r#"{"Description":"b"}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c = r.json();
+    assert_ne!(c["AccessorID"], src["AccessorID"]);
+    assert_ne!(c["SecretID"], src["SecretID"]);
+    assert_eq!(c["Description"], "b");
+    assert_eq!(c["ServiceIdentities"], src["ServiceIdentities"]);
+    let r = call(
+        &app,
+        "PUT",
+        "/v1/acl/token/3b1e0f1a-1111-2222-3333-444444444444/clone",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body.as_str()), (403, "ACL not found"));
+}

@@ -1111,6 +1111,49 @@ impl Store {
         })
     }
 
+    /// `PUT /v1/acl/token/:accessor/clone` (Consul `ACL.TokenClone`).
+    pub fn token_clone(
+        &self,
+        caller: &Caller,
+        accessor: &str,
+        description: &str,
+    ) -> Result<Value, ConsulError> {
+        let mut t = self.lock();
+        self.authorize(&t, caller, Resource::Acl, Level::Write)?;
+        let now = self.clock.now();
+        let Some(src) = t
+            .tokens
+            .get(accessor)
+            .filter(|x| !x.is_expired(now))
+            .cloned()
+        else {
+            return Err(ConsulError::AclNotFound(None));
+        };
+        if !src.auth_method.is_empty() {
+            return Err(ConsulError::plain(
+                "Cannot clone a token created from an auth method",
+            ));
+        }
+        let idx = next_index(&mut t);
+        let description = if description.is_empty() {
+            src.description.clone()
+        } else {
+            description.to_string()
+        };
+        let tok = Token {
+            accessor_id: new_uuid(),
+            secret_id: Secret::new(new_uuid()),
+            hash: hash_parts(&[&description, &src.policies.join(","), &src.roles.join(",")]),
+            description,
+            create_time: now,
+            create_index: idx,
+            modify_index: idx,
+            ..src
+        };
+        t.tokens.insert(tok.accessor_id.clone(), tok.clone());
+        Ok(self.render_token(&t, &tok, true))
+    }
+
     /// `GET /v1/acl/token/:accessor`.
     pub fn token_get(
         &self,
