@@ -141,3 +141,39 @@ impl ConsulState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_durations_and_configs_decode() {
+        let s = Setup::from_yaml(
+            "auth_methods:\n  - Name: m\n    Type: aws-iam\n    MaxTokenTTL: 5m\n    TokenLocality: global\n    Config:\n      BoundIAMPrincipalARNs: [\"arn:aws:iam::123456789012:role/x\"]\n      MaxRetries: 3\n",
+        )
+        .unwrap();
+        let m = &s.auth_methods[0];
+        assert_eq!(m.max_token_ttl, 300_000_000_000);
+        assert_eq!(m.token_locality, "global");
+        assert_eq!(m.config.as_ref().unwrap()["MaxRetries"], 3);
+        let s =
+            Setup::from_yaml("auth_methods:\n  - Name: m\n    MaxTokenTTL: 60000000000\n").unwrap();
+        assert_eq!(s.auth_methods[0].max_token_ttl, 60_000_000_000);
+        let e =
+            Setup::from_yaml("auth_methods:\n  - Name: m\n    MaxTokenTTL: soon\n").unwrap_err();
+        assert!(
+            e.to_string().contains("time: invalid duration \"soon\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shipped_presets_parse() {
+        let ce = Setup::from_yaml(include_str!("../../../fixtures/consul-ecs.yaml")).unwrap();
+        assert_eq!(ce.auth_methods.len(), 2);
+        assert_eq!(ce.binding_rules.len(), 5);
+        let ent =
+            Setup::from_yaml(include_str!("../../../fixtures/consul-ecs-enterprise.yaml")).unwrap();
+        assert_eq!(ent.auth_methods[1].namespace_rules.len(), 1);
+    }
+}
