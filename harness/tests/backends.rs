@@ -413,3 +413,41 @@ fn has_children(pid: u32) -> bool {
         std::fs::read_to_string(t.path().join("children")).is_ok_and(|c| !c.trim().is_empty())
     })
 }
+
+/// The CI templates of `ci/` are valid YAML in a consistent style (yamllint) and valid
+/// workflow files (check-jsonschema's vendored GitHub and GitLab schemas). The linters come
+/// from `.venv` (`.ci/run` installs them); without them the test skips, unless
+/// `IAMCONFORM_REQUIRE_INTEROP=1`.
+#[test]
+fn ci_templates_pass_yaml_and_schema_linters() {
+    let venv = repo().join(".venv/bin");
+    let (schema, yamllint) = (venv.join("check-jsonschema"), venv.join("yamllint"));
+    if !schema.is_file() || !yamllint.is_file() {
+        assert!(
+            std::env::var("IAMCONFORM_REQUIRE_INTEROP").as_deref() != Ok("1"),
+            "IAMCONFORM_REQUIRE_INTEROP=1 but .venv lacks check-jsonschema or yamllint: `.venv/bin/pip install check-jsonschema yamllint`"
+        );
+        eprintln!("skipped: .venv/bin/check-jsonschema or .venv/bin/yamllint missing");
+        return;
+    }
+    let templates = [
+        ("ci/github/iamconform.yml", "vendor.github-workflows"),
+        ("ci/gitlab/iamconform.gitlab-ci.yml", "vendor.gitlab-ci"),
+    ];
+    let style = "{extends: default, rules: {line-length: disable, document-start: disable, \
+                 truthy: {check-keys: false}, braces: {max-spaces-inside: 1}}}";
+    for (file, builtin) in templates {
+        let o = Command::new(&schema)
+            .args(["--builtin-schema", builtin, file])
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "check-jsonschema {file}: {}", text(&o));
+        let o = Command::new(&yamllint)
+            .args(["-s", "-d", style, file])
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "yamllint {file}: {}", text(&o));
+    }
+}
