@@ -12,6 +12,7 @@ pub mod explain;
 pub mod http;
 pub mod inspect;
 pub mod plan;
+pub mod record;
 pub mod report;
 pub mod runner;
 pub mod scrub;

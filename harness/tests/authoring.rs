@@ -335,3 +335,148 @@ fn every_anchor_is_documented() {
         );
     }
 }
+
+/// Records a flow with `iamconform record`, then checks the file lints, passes when run again
+/// and holds no secret.
+fn record_round_trip(
+    file: &str,
+    mutant: Option<&str>,
+    consul: Option<&str>,
+    args: &[&str],
+) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(file);
+    let mut cmd = bin();
+    if let Some(m) = mutant {
+        cmd.env("IAMCONFORM_MUTANT", m);
+    }
+    cmd.arg("record").arg(&out).args(args);
+    if let Some(c) = consul {
+        let p = dir.path().join("consul.yaml");
+        std::fs::write(&p, c).unwrap();
+        cmd.arg("--consul").arg(&p);
+    }
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("run again: passed"), "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !text.contains(SECRET) && !text.contains(&SESSION[..40]),
+        "{text}"
+    );
+    assert!(!text.contains("SecretID"), "{text}");
+    let lint = bin().arg("lint").arg(&out).output().unwrap();
+    assert_eq!(lint.status.code(), Some(0), "{lint:?}");
+    // Run again, with the same bug injected: it passes.
+    let mut again = bin();
+    if let Some(m) = mutant {
+        again.env("IAMCONFORM_MUTANT", m);
+    }
+    let again = again.arg("run").arg(&out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert!(
+        stdout.contains("iamconform: 1 passed, 0 failed"),
+        "{stdout}\n{text}"
+    );
+    text
+}
+
+const SERVER_ID_METHOD: &str = r#"auth_methods:
+  - Name: sid
+    Type: aws-iam
+    Config: { BoundIAMPrincipalARNs: ["arn:aws:iam::123456789012:role/web-task"], ServerIDHeaderValue: consul.example.com }
+binding_rules:
+  - { AuthMethod: sid, BindType: service, BindName: web }
+"#;
+
+#[test]
+fn record_pins_a_successful_login_and_logout() {
+    let text = record_round_trip(
+        "web.yaml",
+        None,
+        None,
+        &[
+            "--as",
+            "web-task/task-1",
+            "--method",
+            "iam-ecs-service-token",
+            "--preset",
+            "consul-ecs",
+            "--include-entity",
+            "--logout",
+        ],
+    );
+    assert!(
+        text.contains(r#""ServiceIdentities":[{"ServiceName":"web"}]"#),
+        "{text}"
+    );
+    assert!(text.contains(r#""entity":"GetRole""#), "{text}");
+    assert!(text.contains(r#""verdict":"accepted""#), "{text}");
+    assert!(text.contains("- logout: { token: recorded }"), "{text}");
+}
+
+#[test]
+fn record_pins_a_consul_rejection_with_its_error_text() {
+    let text = record_round_trip(
+        "unsigned.yaml",
+        Some("server-id-unsigned"),
+        Some(SERVER_ID_METHOD),
+        &[
+            "--as",
+            "web-task/task-1",
+            "--method",
+            "sid",
+            "--server-id",
+            SERVER_ID,
+            "--logout",
+        ],
+    );
+    assert!(
+        text.contains(r#""ok":false,"error":"header wasn't signed""#),
+        "{text}"
+    );
+    assert!(text.contains(r#""server_id_signed":false"#), "{text}");
+    // A failed login has nothing to log out.
+    assert!(!text.contains("logout"), "{text}");
+}
+
+#[test]
+fn record_pins_what_the_client_signed() {
+    let text = record_round_trip(
+        "region.yaml",
+        Some("signing-region-wrong"),
+        Some(SERVER_ID_METHOD),
+        &[
+            "--as",
+            "web-task/task-1",
+            "--method",
+            "sid",
+            "--server-id",
+            SERVER_ID,
+            "--region",
+            "eu-west-1",
+        ],
+    );
+    assert!(text.contains(r#""region":"us-west-2""#), "{text}");
+    assert!(
+        text.contains(r#""host":"sts.eu-west-1.amazonaws.com""#),
+        "{text}"
+    );
+    assert!(text.contains(r#""server_id_signed":true"#), "{text}");
+}
+
+#[test]
+fn record_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.yaml");
+    std::fs::write(&out, "keep").unwrap();
+    let o = bin()
+        .arg("record")
+        .arg(&out)
+        .args(["--as", "web-task/task-1", "--method", "m"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep");
+}

@@ -198,3 +198,107 @@ pub(crate) fn explain(report: &std::path::Path) -> ExitCode {
         }
     }
 }
+
+/// `iamconform record` flags.
+#[derive(Debug, Args)]
+pub(crate) struct RecordArgs {
+    /// The scenario file to write.
+    out: PathBuf,
+    /// The identity: ROLE/SESSION or USER[/ACCESS_KEY_ID] from the fixtures.
+    #[arg(long = "as")]
+    identity: String,
+    /// The auth method to log in to.
+    #[arg(long)]
+    method: String,
+    /// A Consul preset, e.g. `consul-ecs`.
+    #[arg(long)]
+    preset: Option<String>,
+    /// A YAML file with more `consul:` setup (auth_methods, binding_rules, …).
+    #[arg(long)]
+    consul: Option<PathBuf>,
+    /// Embed a signed GetRole/GetUser (`-aws-include-entity`).
+    #[arg(long)]
+    include_entity: bool,
+    /// `-aws-server-id-header-value`.
+    #[arg(long)]
+    server_id: Option<String>,
+    /// `-aws-region`.
+    #[arg(long)]
+    region: Option<String>,
+    /// Also log out with the client.
+    #[arg(long)]
+    logout: bool,
+    /// The client under test (preset or adapter file).
+    #[arg(long, default_value = "reference")]
+    client: String,
+    /// Scenario name (default: from the file name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    force: bool,
+}
+
+pub(crate) fn record(args: RecordArgs) -> ExitCode {
+    if args.out.exists() && !args.force {
+        eprintln!(
+            "iamconform record: {} exists; pass --force to overwrite it",
+            args.out.display()
+        );
+        return ExitCode::from(exit::USAGE);
+    }
+    let consul_yaml = match &args.consul {
+        None => None,
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("iamconform record: {}: {e}", p.display());
+                return ExitCode::from(exit::USAGE);
+            }
+        },
+    };
+    let name = args.name.clone().unwrap_or_else(|| {
+        let stem = args
+            .out
+            .file_stem()
+            .map(|s| s.to_string_lossy().replace(['-', '_'], " "));
+        format!("recorded: {}", stem.unwrap_or_default())
+    });
+    let spec = crate::record::RecordSpec {
+        name,
+        identity: args.identity,
+        method: args.method,
+        preset: args.preset,
+        consul_yaml,
+        include_entity: args.include_entity,
+        server_id: args.server_id,
+        region: args.region,
+        logout: args.logout,
+    };
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("iamconform record: cannot find its own executable: {e}");
+            return ExitCode::from(exit::INTERNAL);
+        }
+    };
+    match crate::record::record(&exe, &spec, &args.client, &args.out) {
+        Ok(r) => {
+            print!("{}", r.text);
+            eprintln!(
+                "iamconform record: wrote {}; run again: {}",
+                args.out.display(),
+                r.verified
+            );
+            if r.verified == "passed" {
+                ExitCode::from(exit::OK)
+            } else {
+                ExitCode::from(exit::FAILED)
+            }
+        }
+        Err(e) => {
+            eprintln!("iamconform record: {e}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}

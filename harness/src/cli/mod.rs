@@ -56,6 +56,8 @@ enum Command {
     Schema,
     /// Decode a bearer token and list every check it fails, without any AWS access.
     Inspect(inspect::InspectArgs),
+    /// Run one login (and optionally logout) of a client and write a scenario pinning what happened.
+    Record(inspect::RecordArgs),
     /// Re-render the failures of a JSON report (`run --json FILE`) as diagnoses.
     Explain {
         /// The JSON report.
@@ -102,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::List { paths, filter } => lint::list(paths, filter),
         Command::Inspect(args) => inspect::main(args),
         Command::Explain { report } => inspect::explain(&report),
+        Command::Record(args) => inspect::record(args),
     }
 }
 

@@ -15,7 +15,9 @@
 //!                    "problems": ["…"], "diagnosis": ["…"] },   // failed only
 //!       "duration_ms": 120,
 //!       "steps": [ { "title": "…", "line": 9, "passed": true, "duration_ms": 40,
-//!                    "stdout": "…", "stderr": "…" } ] }
+//!                    "stdout": "…", "stderr": "…",
+//!                    "observed": { "ok": true, "error": null, "token": {…}, "sent": {…} }  // logins
+//!                  } ] }
 //!   ]
 //! }
 //! ```
@@ -80,6 +82,9 @@ struct WireStep<'a> {
     duration_ms: u128,
     stdout: &'a str,
     stderr: &'a str,
+    /// What a login step observed (`crate::record::observe_login`); login steps only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observed: Option<&'a serde_json::Value>,
 }
 
 /// Collects the run and writes the JSON file at the end.
@@ -144,6 +149,7 @@ impl JsonReport {
                             duration_ms: st.duration.as_millis(),
                             stdout: &st.stdout,
                             stderr: &st.stderr,
+                            observed: st.observed.as_ref(),
                         })
                         .collect(),
                 }

@@ -92,4 +92,7 @@ pub struct StepReport {
     pub stdout: String,
     /// The client's stderr (scrubbed of secrets), when the step ran the client.
     pub stderr: String,
+    /// What a login step observed, for `record` and `--bless`: see
+    /// [`crate::record::observe_login`]. Holds no secret.
+    pub observed: Option<serde_json::Value>,
 }

@@ -63,11 +63,13 @@ pub(super) struct StepResult {
     pub stderr: String,
     /// The client reported that it does not support this step.
     pub unsupported: Option<String>,
+    /// What a login step observed (see `crate::record::observe_login`).
+    pub observed: Option<serde_json::Value>,
 }
 
 impl StepResult {
     pub(super) fn ok() -> Self {
-        Self { problems: Vec::new(), diagnosis: Vec::new(), stdout: String::new(), stderr: String::new(), unsupported: None }
+        Self { problems: Vec::new(), diagnosis: Vec::new(), stdout: String::new(), stderr: String::new(), unsupported: None, observed: None }
     }
 
     pub(super) fn problem(message: impl Into<String>) -> Self {
@@ -139,6 +141,7 @@ pub(super) async fn run_one(shared: Arc<Shared>, file: PlannedFile, scenario: Sc
             duration: step_started.elapsed(),
             stdout: ctx.scrubber.scrub(&result.stdout),
             stderr: ctx.scrubber.scrub(&result.stderr),
+            observed: result.observed.clone(),
         });
         if let Some(reason) = result.unsupported {
             outcome = Outcome::Skipped { reason: format!("step {} ({title}): the client does not support it: {}", i + 1, ctx.scrubber.scrub(&reason)) };

@@ -489,6 +489,7 @@ async fn login(ctx: &mut Ctx, login: &Login, expect: &ClientExpect) -> StepResul
     } else {
         None
     };
+    let mut observed_token = None;
     if expect.outcome.ok {
         if let (Some(want), Some(secret)) = (&expect.token, &secret_id) {
             match ctx.http.send("GET", "/v1/acl/token/self", Some(secret), None).await {
@@ -497,6 +498,7 @@ async fn login(ctx: &mut Ctx, login: &Login, expect: &ClientExpect) -> StepResul
                     for p in subset(&Value::Object(want.clone()), &actual) {
                         result.problems.push(format!("token: {p}"));
                     }
+                    observed_token = Some(actual);
                 }
                 Ok(resp) => result.problems.push(format!(
                     "reading the new token back (GET /v1/acl/token/self) answered {}: {}",
@@ -513,6 +515,21 @@ async fn login(ctx: &mut Ctx, login: &Login, expect: &ClientExpect) -> StepResul
             None => result.problems.push("sent: the client made no login request to Consul".to_string()),
         }
     }
+    // For `record` and `--bless`: what happened, whatever was expected.
+    if observed_token.is_none()
+        && let Some(secret) = &secret_id
+        && let Ok(resp) = ctx.http.send("GET", "/v1/acl/token/self", Some(secret), None).await
+        && resp.status == 200
+    {
+        observed_token = resp.json();
+    }
+    result.observed = Some(crate::record::observe_login(
+        ran.code == Some(0),
+        &ctx.scrubber.scrub(&ran.stderr),
+        observed_token.as_ref(),
+        captured.as_ref().map(|c| c.bearer_token.expose().as_str()),
+        &ctx.aws.state.journal().entries(),
+    ));
     ctx.saved.insert(
         login.save_as.as_str().to_string(),
         Saved {
