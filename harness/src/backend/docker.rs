@@ -198,11 +198,12 @@ impl Docker {
     pub(super) async fn release(&self, instance: ConsulInstance) -> Result<(), BackendError> {
         let restored = reset::restore(&instance).await;
         if let Ok(node) = instance.guard.downcast::<Node>() {
-            if restored.is_ok() && node.audit_dir.is_none() {
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(*node);
-                    return restored;
-                }
+            if restored.is_ok()
+                && node.audit_dir.is_none()
+                && let Ok(mut idle) = self.idle.lock()
+            {
+                idle.push(*node);
+                return restored;
             }
             // A container that could not be reset (or holds a scenario's audit log) goes.
             let _ = node.container.rm().await;

@@ -243,10 +243,10 @@ impl Local {
         let restored = reset::restore(&instance).await;
         if let (Ok(()), Ok(agent)) = (&restored, instance.guard.downcast::<LocalAgent>()) {
             // An audit agent's log belongs to one scenario: it is not reused.
-            if !agent.audit {
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(*agent);
-                }
+            if !agent.audit
+                && let Ok(mut idle) = self.idle.lock()
+            {
+                idle.push(*agent);
             }
         }
         restored

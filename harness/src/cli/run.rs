@@ -76,6 +76,13 @@ pub(crate) struct RunArgs {
     /// report each difference in outcome or error text (exit 100 when any).
     #[arg(long, value_name = "A,B", value_parser = parse_compare, conflicts_with = "backend")]
     compare: Option<(BackendKind, BackendKind)>,
+    /// Rewrite the expectations of failing login/logout steps to what happened, showing the
+    /// diff (the first failing step of each scenario per run; see docs/authoring.md).
+    #[arg(long, conflicts_with = "compare")]
+    bless: bool,
+    /// With --bless: rewrite files that git reports as changed or untracked too.
+    #[arg(long, requires = "bless")]
+    force: bool,
 }
 
 fn parse_compare(text: &str) -> Result<(BackendKind, BackendKind), String> {
@@ -157,10 +164,10 @@ async fn run_main(args: RunArgs) -> ExitCode {
     let mut scenarios = Vec::new();
     let mut invalid = 0;
     for file in files {
-        if let Some(shard) = &args.shard {
-            if !shard.contains(&file.id) {
-                continue;
-            }
+        if let Some(shard) = &args.shard
+            && !shard.contains(&file.id)
+        {
+            continue;
         }
         match iamconform_scenario::load_file(&file.path) {
             Ok(s) => {
@@ -255,6 +262,21 @@ async fn run_main(args: RunArgs) -> ExitCode {
         runs.push((backend.kind(), totals, reports));
     }
     match runs.as_slice() {
+        [(_, totals, reports)] if args.bless => {
+            let (blessed, refused) = crate::bless::bless(reports, args.force);
+            for b in &blessed {
+                print!("{}", b.diff);
+            }
+            for e in &refused {
+                eprintln!("iamconform bless: {e}");
+            }
+            println!(
+                "iamconform bless: {} file(s) rewritten, {} not; run again to check (and to bless later steps)",
+                blessed.len(),
+                refused.len()
+            );
+            ExitCode::from(exit::for_run(*totals))
+        }
         [(_, totals, _)] => ExitCode::from(exit::for_run(*totals)),
         [(a, _, ra), (b, _, rb)] => {
             let differences = differences(a.name(), ra, b.name(), rb);
