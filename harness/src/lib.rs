@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod bless;
 pub mod cli;
 pub mod client;
 pub mod explain;

@@ -480,3 +480,112 @@ fn record_refuses_to_overwrite_without_force() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep");
 }
+
+const STALE: &str = r#"# A production failure turned into a regression test.
+name: stale expectations
+tags: [bless]
+consul:
+  preset: consul-ecs   # the ECS setup
+steps:
+  # The service token carries the service identity.
+  - login: { as: web-task/task-1, method: iam-ecs-service-token, include_entity: true, save_as: web }
+    expect:
+      ok: true
+      token: { ServiceIdentities: [{ ServiceName: api }] }   # stale: the role is tagged web
+      sent: { region: us-west-2, entity: GetRole }
+
+  # Logging out works.
+  - logout: { token: web }
+    expect: { ok: true }
+"#;
+
+fn git(dir: &Path, args: &[&str]) {
+    let o = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "git {args:?}: {o:?}");
+}
+
+#[test]
+fn bless_rewrites_a_stale_scenario_and_keeps_its_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stale.yaml");
+    std::fs::write(&file, STALE).unwrap();
+    git(dir.path(), &["init", "-q"]);
+
+    // Untracked: refused, file untouched.
+    let o = bin().args(["run", "--bless"]).arg(&file).output().unwrap();
+    assert_eq!(o.status.code(), Some(100));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not blessed"),
+        "{o:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), STALE);
+
+    git(dir.path(), &["add", "stale.yaml"]);
+    git(dir.path(), &["commit", "-q", "-m", "stale"]);
+    let o = bin().args(["run", "--bless"]).arg(&file).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        stdout.contains("iamconform bless: 1 file(s) rewritten"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-      token: { ServiceIdentities: [{ ServiceName: api }] }"),
+        "{stdout}"
+    );
+    let blessed = std::fs::read_to_string(&file).unwrap();
+    assert!(blessed.contains(
+        r#"    expect: {"ok":true,"token":{"ServiceIdentities":[{"ServiceName":"web"}]},"sent":{"region":"us-east-1","entity":"GetRole"}}"#
+    ), "{blessed}");
+    // Everything else is kept, comments and blank lines included.
+    for line in STALE.lines().filter(|l| !l.starts_with("      ")) {
+        if line != "    expect:" {
+            assert!(blessed.contains(line), "lost {line:?}:\n{blessed}");
+        }
+    }
+    let again = bin().arg("run").arg(&file).output().unwrap();
+    let stdout = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert!(
+        stdout.contains("iamconform: 1 passed, 0 failed"),
+        "{stdout}\n{blessed}"
+    );
+
+    // Passing now: nothing to bless, exit 0.
+    let o = bin().args(["run", "--bless"]).arg(&file).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn bless_with_force_turns_an_expected_failure_into_the_actual_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fail.yaml");
+    let text = format!(
+        "name: server id\nconsul:\n  {}\nsteps:\n  - login: {{ as: web-task/task-1, method: sid, server_id: {SERVER_ID} }}\n    expect: {{ ok: true }}\n",
+        SERVER_ID_METHOD.replace('\n', "\n  ").trim_end()
+    );
+    std::fs::write(&file, &text).unwrap();
+    let o = bin()
+        .env("IAMCONFORM_MUTANT", "server-id-wrong-value")
+        .args(["run", "--bless", "--force"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(100), "{o:?}");
+    let blessed = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        blessed.contains(r#"expect: {"ok":false,"error":"expected \"consul.example.com\" but got \"consul.example.com-wrong\""}"#),
+        "{blessed}"
+    );
+    let again = bin()
+        .env("IAMCONFORM_MUTANT", "server-id-wrong-value")
+        .arg("run")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{again:?}\n{blessed}");
+}
