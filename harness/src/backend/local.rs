@@ -75,7 +75,6 @@ pub fn agent_config(
         "acl": {
             "enabled": true,
             "default_policy": "deny",
-            "enable_token_persistence": true,
             "tokens": { "initial_management": token.expose() },
         },
         "bind_addr": "127.0.0.1",
