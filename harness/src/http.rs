@@ -71,7 +71,11 @@ impl ConsulHttp {
         body: Option<&serde_json::Value>,
     ) -> Result<HttpResponse, HttpError> {
         let url = format!("{}{}", self.base, path);
-        let err = |message: String| HttpError { method: method.to_string(), url: url.clone(), message };
+        let err = |message: String| HttpError {
+            method: method.to_string(),
+            url: url.clone(),
+            message,
+        };
         let mut builder = hyper::Request::builder().method(method).uri(&url);
         if let Some(t) = token {
             builder = builder.header("X-Consul-Token", t.expose().as_str());
@@ -83,7 +87,9 @@ impl ConsulHttp {
             }
             None => Bytes::new(),
         };
-        let request = builder.body(Full::new(bytes)).map_err(|e| err(e.to_string()))?;
+        let request = builder
+            .body(Full::new(bytes))
+            .map_err(|e| err(e.to_string()))?;
         let response = tokio::time::timeout(self.timeout, self.client.request(request))
             .await
             .map_err(|_| err(format!("no answer within {:?}", self.timeout)))?
@@ -94,6 +100,9 @@ impl ConsulHttp {
             .await
             .map_err(|e| err(format!("reading the response: {e}")))?
             .to_bytes();
-        Ok(HttpResponse { status, body: String::from_utf8_lossy(&body).into_owned() })
+        Ok(HttpResponse {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
     }
 }

@@ -96,7 +96,10 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PlannedFile>, DiscoverError> {
     for root in paths {
         if root.is_file() {
             let id = root.to_string_lossy().replace('\\', "/");
-            out.push(PlannedFile { path: root.clone(), id });
+            out.push(PlannedFile {
+                path: root.clone(),
+                id,
+            });
         } else if root.is_dir() {
             walk(root, root, &mut out)?;
         } else {
@@ -109,7 +112,10 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PlannedFile>, DiscoverError> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<PlannedFile>) -> Result<(), DiscoverError> {
-    let read = |e| DiscoverError::Read { path: dir.to_path_buf(), source: e };
+    let read = |e| DiscoverError::Read {
+        path: dir.to_path_buf(),
+        source: e,
+    };
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(read)?
         .collect::<Result<_, _>>()
@@ -123,7 +129,10 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<PlannedFile>) -> Result<(), Disco
         }
         if path.is_dir() {
             walk(root, &path, out)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
             let rel = path.strip_prefix(root).unwrap_or(&path);
             let id = rel.to_string_lossy().replace('\\', "/");
             out.push(PlannedFile { path, id });
@@ -157,7 +166,10 @@ impl Filter {
             Some(("path", rest)) => (FilterField::Path, rest),
             _ => (FilterField::Any, pattern),
         };
-        Filter { field, needle: needle.to_lowercase() }
+        Filter {
+            field,
+            needle: needle.to_lowercase(),
+        }
     }
 
     /// Whether a scenario matches.
@@ -180,7 +192,10 @@ mod tests {
     #[test]
     fn shard_parsing() {
         assert_eq!("1/3".parse::<Shard>(), Ok(Shard { index: 1, total: 3 }));
-        assert_eq!("hash:2/2".parse::<Shard>(), Ok(Shard { index: 2, total: 2 }));
+        assert_eq!(
+            "hash:2/2".parse::<Shard>(),
+            Ok(Shard { index: 2, total: 2 })
+        );
         for bad in ["0/3", "4/3", "1/0", "x/2", "3", ""] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }
@@ -188,7 +203,9 @@ mod tests {
 
     #[test]
     fn every_scenario_is_in_exactly_one_shard() {
-        let ids: Vec<String> = (0..500).map(|i| format!("topic{}/scenario-{i}.yaml", i % 7)).collect();
+        let ids: Vec<String> = (0..500)
+            .map(|i| format!("topic{}/scenario-{i}.yaml", i % 7))
+            .collect();
         for total in 1..=6 {
             let mut counts = vec![0usize; total as usize];
             for id in &ids {

@@ -21,7 +21,10 @@ impl Scrubber {
     /// Adds a secret under a label that says what it is (the label, never the value, is shown).
     pub fn add(&mut self, label: impl Into<String>, secret: Secret<String>) {
         if secret.expose().len() >= MIN_LEN
-            && !self.secrets.iter().any(|(_, s)| s.expose() == secret.expose())
+            && !self
+                .secrets
+                .iter()
+                .any(|(_, s)| s.expose() == secret.expose())
         {
             self.secrets.push((label.into(), secret));
         }
@@ -55,10 +58,16 @@ mod tests {
     #[test]
     fn scrubs_and_finds() {
         let mut s = Scrubber::default();
-        s.add("secret key of AKIA1", Secret::new("wJalrXUtnFEMIEXAMPLE".to_string()));
+        s.add(
+            "secret key of AKIA1",
+            Secret::new("wJalrXUtnFEMIEXAMPLE".to_string()),
+        );
         s.add("short", Secret::new("abc".to_string()));
         let text = "error: key wJalrXUtnFEMIEXAMPLE rejected; abc";
-        assert_eq!(s.scrub(text), "error: key <redacted:secret key of AKIA1> rejected; abc");
+        assert_eq!(
+            s.scrub(text),
+            "error: key <redacted:secret key of AKIA1> rejected; abc"
+        );
         assert_eq!(s.find(text), ["secret key of AKIA1"]);
         assert!(s.find("clean").is_empty());
     }

@@ -92,12 +92,18 @@ impl ConsulTap {
 
     /// Every login seen so far, oldest first.
     pub fn logins(&self) -> Vec<CapturedLogin> {
-        self.log.lock().map(|l| l.logins.clone()).unwrap_or_default()
+        self.log
+            .lock()
+            .map(|l| l.logins.clone())
+            .unwrap_or_default()
     }
 
     /// Every secret seen so far (bearer tokens and returned SecretIDs), for scrubbing outputs.
     pub fn secrets(&self) -> Vec<Secret<String>> {
-        self.log.lock().map(|l| l.secrets.clone()).unwrap_or_default()
+        self.log
+            .lock()
+            .map(|l| l.secrets.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -116,7 +122,12 @@ async fn forward(
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return Ok(plain(StatusCode::PAYLOAD_TOO_LARGE, "iamconform tap: request body too large or broken")),
+        Err(_) => {
+            return Ok(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "iamconform tap: request body too large or broken",
+            ));
+        }
     };
     let is_login = parts.method == hyper::Method::POST && parts.uri.path() == "/v1/acl/login";
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -128,7 +139,10 @@ async fn forward(
         }
     }
     let Ok(out) = builder.body(Full::new(body.clone())) else {
-        return Ok(plain(StatusCode::BAD_REQUEST, "iamconform tap: cannot forward this request"));
+        return Ok(plain(
+            StatusCode::BAD_REQUEST,
+            "iamconform tap: cannot forward this request",
+        ));
     };
     let resp = match client.request(out).await {
         Ok(r) => r,
@@ -142,13 +156,20 @@ async fn forward(
     let (rparts, rbody) = resp.into_parts();
     let rbody = match Limited::new(rbody, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return Ok(plain(StatusCode::BAD_GATEWAY, "iamconform tap: backend response too large")),
+        Err(_) => {
+            return Ok(plain(
+                StatusCode::BAD_GATEWAY,
+                "iamconform tap: backend response too large",
+            ));
+        }
     };
     if is_login {
         record_login(&log, &body, rparts.status.as_u16(), &rbody);
     }
     let mut response = Response::from_parts(rparts, Full::new(rbody));
-    response.headers_mut().remove(hyper::header::TRANSFER_ENCODING);
+    response
+        .headers_mut()
+        .remove(hyper::header::TRANSFER_ENCODING);
     Ok(response)
 }
 
@@ -170,10 +191,10 @@ fn record_login(log: &Mutex<TapLog>, request: &[u8], status: u16, response: &[u8
             });
         }
     }
-    if let Ok(serde_json::Value::Object(resp)) = serde_json::from_slice(response) {
-        if let Some(secret) = resp.get("SecretID").and_then(|v| v.as_str()) {
-            log.secrets.push(Secret::new(secret.to_string()));
-        }
+    if let Ok(serde_json::Value::Object(resp)) = serde_json::from_slice(response)
+        && let Some(secret) = resp.get("SecretID").and_then(|v| v.as_str())
+    {
+        log.secrets.push(Secret::new(secret.to_string()));
     }
 }
 

@@ -25,7 +25,9 @@ impl Embedded {
     pub(super) async fn acquire(&self, needs: &Needs) -> Result<ConsulInstance, BackendError> {
         let management = Secret::new(uuid::Uuid::new_v4().to_string());
         let audit_dir = if needs.audit {
-            Some(tempfile::tempdir().map_err(|e| BackendError::Failed(format!("cannot create the audit log directory: {e}")))?)
+            Some(tempfile::tempdir().map_err(|e| {
+                BackendError::Failed(format!("cannot create the audit log directory: {e}"))
+            })?)
         } else {
             None
         };
@@ -38,7 +40,10 @@ impl Embedded {
         let config = ConsulConfig {
             enterprise: needs.enterprise,
             initial_management_token: Some(management.clone()),
-            outbound: Outbound { aws_endpoint: Some(needs.aws_url.clone()), ..Outbound::default() },
+            outbound: Outbound {
+                aws_endpoint: Some(needs.aws_url.clone()),
+                ..Outbound::default()
+            },
             audit: audit_path.clone().map(|path| AuditConfig { path }),
             ..ConsulConfig::default()
         };

@@ -46,7 +46,10 @@ async fn list(
             resp.body.trim()
         )));
     }
-    let items = resp.json().and_then(|v| v.as_array().cloned()).unwrap_or_default();
+    let items = resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
     Ok(items
         .iter()
         .filter_map(|i| i.get(field).and_then(|v| v.as_str()).map(str::to_string))
@@ -80,7 +83,9 @@ impl Baseline {
 
 /// Deletes everything created since the baseline.
 pub async fn restore(instance: &ConsulInstance) -> Result<(), BackendError> {
-    let Some(baseline) = &instance.baseline else { return Ok(()) };
+    let Some(baseline) = &instance.baseline else {
+        return Ok(());
+    };
     let http = ConsulHttp::new(&instance.http_addr);
     let token = &instance.management_token;
     let mut problems = Vec::new();

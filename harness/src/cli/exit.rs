@@ -47,7 +47,11 @@ mod tests {
 
     #[test]
     fn exit_code_follows_totals() {
-        let t = |passed, failed, skipped| Totals { passed, failed, skipped };
+        let t = |passed, failed, skipped| Totals {
+            passed,
+            failed,
+            skipped,
+        };
         assert_eq!(for_run(t(3, 0, 1)), OK);
         assert_eq!(for_run(t(3, 1, 0)), FAILED);
         assert_eq!(for_run(t(0, 1, 0)), FAILED);

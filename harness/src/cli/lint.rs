@@ -25,23 +25,36 @@ pub(super) fn lint(paths: Vec<PathBuf>) -> ExitCode {
         println!("iamconform lint: {} file(s) ok", files.len());
         ExitCode::from(exit::OK)
     } else {
-        eprintln!("iamconform lint: {bad} of {} file(s) have problems", files.len());
+        eprintln!(
+            "iamconform lint: {bad} of {} file(s) have problems",
+            files.len()
+        );
         ExitCode::from(exit::USAGE)
     }
 }
 
 pub(super) fn new(name: PathBuf) -> ExitCode {
-    let path = if name.extension().is_some() { name } else { name.with_extension("yaml") };
+    let path = if name.extension().is_some() {
+        name
+    } else {
+        name.with_extension("yaml")
+    };
     if path.exists() {
-        eprintln!("iamconform new: {} already exists; choose another name", path.display());
+        eprintln!(
+            "iamconform new: {} already exists; choose another name",
+            path.display()
+        );
         return ExitCode::from(exit::USAGE);
     }
-    let stem = path.file_stem().map(|s| s.to_string_lossy().replace(['-', '_'], " ")).unwrap_or_default();
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if let Err(e) = std::fs::create_dir_all(parent) {
-            eprintln!("iamconform new: cannot create {}: {e}", parent.display());
-            return ExitCode::from(exit::INTERNAL);
-        }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().replace(['-', '_'], " "))
+        .unwrap_or_default();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && let Err(e) = std::fs::create_dir_all(parent)
+    {
+        eprintln!("iamconform new: cannot create {}: {e}", parent.display());
+        return ExitCode::from(exit::INTERNAL);
     }
     match std::fs::write(&path, iamconform_scenario::new_scenario_template(&stem)) {
         Ok(()) => {
@@ -81,7 +94,10 @@ pub(super) fn list(paths: Vec<PathBuf>, filter: Option<String>) -> ExitCode {
     for file in files {
         match iamconform_scenario::load_file(&file.path) {
             Ok(s) => {
-                if filter.as_ref().is_none_or(|f| f.matches(&file.id, &s.name, &s.tags)) {
+                if filter
+                    .as_ref()
+                    .is_none_or(|f| f.matches(&file.id, &s.name, &s.tags))
+                {
                     println!("{}\t{}\t[{}]", file.id, s.name, s.tags.join(", "));
                 }
             }

@@ -55,8 +55,14 @@ pub(crate) struct ServeArgs {
 pub(super) fn main(args: ServeArgs) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(serve(args)),
         Err(e) => {
             eprintln!("iamconform serve: cannot start the async runtime: {e}");
@@ -76,14 +82,19 @@ async fn serve(args: ServeArgs) -> ExitCode {
             if !args.allow_remote {
                 return fail(
                     exit::USAGE,
-                    format!("{addr} is not a loopback address; the emulators accept fake credentials, so binding it needs --allow-remote"),
+                    format!(
+                        "{addr} is not a loopback address; the emulators accept fake credentials, so binding it needs --allow-remote"
+                    ),
                 );
             }
             tracing::warn!(%addr, "listening on a non-loopback address: anyone who can reach it can obtain Consul tokens with the fixtures' fake credentials");
         }
     }
     if args.audit_log.is_some() && !args.enterprise {
-        return fail(exit::USAGE, "--audit-log needs --enterprise (audit logging is a Consul Enterprise feature)");
+        return fail(
+            exit::USAGE,
+            "--audit-log needs --enterprise (audit logging is a Consul Enterprise feature)",
+        );
     }
     let store = match &args.fixtures {
         Some(path) => IdentityStore::load(path),
@@ -94,12 +105,21 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Err(e) => return fail(exit::USAGE, e),
     };
     let aws_config = AwsConfig {
-        region_mode: if args.region_mode == "aws" { RegionMode::Aws } else { RegionMode::Lenient },
+        region_mode: if args.region_mode == "aws" {
+            RegionMode::Aws
+        } else {
+            RegionMode::Lenient
+        },
         ..AwsConfig::default()
     };
     let aws = match iamconform_aws::bind(AwsState::new(store, aws_config), args.listen).await {
         Ok(a) => a,
-        Err(e) => return fail(exit::INTERNAL, format!("cannot listen on {}: {e}", args.listen)),
+        Err(e) => {
+            return fail(
+                exit::INTERNAL,
+                format!("cannot listen on {}: {e}", args.listen),
+            );
+        }
     };
     let base = aws.base_url();
     let mut ready = serde_json::json!({
@@ -110,11 +130,17 @@ async fn serve(args: ServeArgs) -> ExitCode {
     });
     let mut consul = None;
     if !args.no_consul {
-        let token = args.management_token.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let token = args
+            .management_token
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let config = ConsulConfig {
             enterprise: args.enterprise,
             initial_management_token: Some(Secret::new(token.clone())),
-            outbound: Outbound { aws_endpoint: Some(base.clone()), ..Outbound::default() },
+            outbound: Outbound {
+                aws_endpoint: Some(base.clone()),
+                ..Outbound::default()
+            },
             audit: args.audit_log.clone().map(|path| AuditConfig { path }),
             ..ConsulConfig::default()
         };
@@ -125,8 +151,14 @@ async fn serve(args: ServeArgs) -> ExitCode {
         if let Some(preset) = &args.consul_preset {
             let applied = std::fs::read_to_string(preset)
                 .map_err(|e| format!("cannot read {}: {e}", preset.display()))
-                .and_then(|text| Setup::from_yaml(&text).map_err(|e| format!("{}: {e}", preset.display())))
-                .and_then(|setup| state.apply_setup(&setup).map_err(|e| format!("{}: {e}", preset.display())));
+                .and_then(|text| {
+                    Setup::from_yaml(&text).map_err(|e| format!("{}: {e}", preset.display()))
+                })
+                .and_then(|setup| {
+                    state
+                        .apply_setup(&setup)
+                        .map_err(|e| format!("{}: {e}", preset.display()))
+                });
             if let Err(e) = applied {
                 return fail(exit::USAGE, format!("invalid Consul preset: {e}"));
             }

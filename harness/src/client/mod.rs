@@ -168,25 +168,35 @@ impl ClientSpec {
     /// Reads and checks a TOML adapter file.
     pub fn from_file(path: &Path) -> Result<ClientSpec, ClientSpecError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ClientSpecError::Read { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ClientSpecError::Read {
+            path: p.clone(),
+            source,
+        })?;
         Self::from_toml(&p, &text)
     }
 
     /// Parses and checks TOML text.
     pub fn from_toml(path: &str, text: &str) -> Result<ClientSpec, ClientSpecError> {
-        let spec: ClientSpec = toml::from_str(text)
-            .map_err(|e| ClientSpecError::Parse { path: path.to_string(), message: e.to_string() })?;
+        let spec: ClientSpec = toml::from_str(text).map_err(|e| ClientSpecError::Parse {
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
         spec.check(path)?;
         Ok(spec)
     }
 
     fn check(&self, path: &str) -> Result<(), ClientSpecError> {
         if self.login.argv.is_empty() {
-            return Err(ClientSpecError::EmptyArgv { path: path.into(), field: "login" });
+            return Err(ClientSpecError::EmptyArgv {
+                path: path.into(),
+                field: "login",
+            });
         }
         if self.logout.argv.is_empty() {
-            return Err(ClientSpecError::EmptyArgv { path: path.into(), field: "logout" });
+            return Err(ClientSpecError::EmptyArgv {
+                path: path.into(),
+                field: "logout",
+            });
         }
         let l = &self.login;
         let groups: [(&'static str, &Vec<String>); 12] = [
@@ -306,11 +316,18 @@ argv = ["my-client", "logout", "--token-file", "{token_file}"]
         assert_eq!(spec.login.meta, ["--meta", "{key}={value}"]);
 
         let bad = ok.replace("{method}", "{methd}");
-        let err = ClientSpec::from_toml("c.toml", &bad).unwrap_err().to_string();
-        assert!(err.contains("unknown placeholder {methd} in login.argv"), "{err}");
+        let err = ClientSpec::from_toml("c.toml", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown placeholder {methd} in login.argv"),
+            "{err}"
+        );
 
         let unknown_key = format!("{ok}\nextra = 1\n");
-        let err = ClientSpec::from_toml("c.toml", &unknown_key).unwrap_err().to_string();
+        let err = ClientSpec::from_toml("c.toml", &unknown_key)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown field"), "{err}");
     }
 

@@ -20,7 +20,9 @@ impl<W: Write> GithubAnnotations<W> {
 
 /// Escapes data for a workflow command (`%`, CR, LF), as GitHub documents.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a property value (data escapes plus `:` and `,`).
@@ -38,7 +40,12 @@ impl<W: Write + Send> EventSink for GithubAnnotations<W> {
                     escape_property(&report.path),
                     f.line,
                     escape_property(&format!("iamconform: {}", report.name)),
-                    escape_data(&format!("step {}: {}\n{}", f.step, f.step_title, f.problems.join("\n")))
+                    escape_data(&format!(
+                        "step {}: {}\n{}",
+                        f.step,
+                        f.step_title,
+                        f.problems.join("\n")
+                    ))
                 )?,
                 Outcome::Skipped { reason } => writeln!(
                     self.out,

@@ -174,7 +174,9 @@ impl JsonReport {
 impl EventSink for JsonReport {
     fn event(&mut self, event: &RunEvent) -> io::Result<()> {
         match event {
-            RunEvent::RunStarted { backend, client, .. } => {
+            RunEvent::RunStarted {
+                backend, client, ..
+            } => {
                 self.backend = backend.clone();
                 self.client = client.clone();
             }

@@ -21,7 +21,10 @@ pub struct Junit {
 impl Junit {
     /// A JUnit writer for `path`.
     pub fn new(path: PathBuf) -> Self {
-        Self { path, scenarios: Vec::new() }
+        Self {
+            path,
+            scenarios: Vec::new(),
+        }
     }
 }
 
@@ -30,7 +33,10 @@ pub fn render(scenarios: &[ScenarioReport]) -> Result<String, quick_junit::Seria
     let mut report = Report::new("iamconform");
     let mut suites: BTreeMap<String, Vec<&ScenarioReport>> = BTreeMap::new();
     for s in scenarios {
-        let suite = s.id.rsplit_once('/').map_or(".", |(dir, _)| dir).to_string();
+        let suite =
+            s.id.rsplit_once('/')
+                .map_or(".", |(dir, _)| dir)
+                .to_string();
         suites.entry(suite).or_default().push(s);
     }
     for (name, members) in suites {
@@ -45,7 +51,10 @@ pub fn render(scenarios: &[ScenarioReport]) -> Result<String, quick_junit::Seria
                 }
                 Outcome::Failed(f) => {
                     let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    st.set_message(format!("step {} (line {}): {}", f.step, f.line, f.step_title));
+                    st.set_message(format!(
+                        "step {} (line {}): {}",
+                        f.step, f.line, f.step_title
+                    ));
                     let mut description = f.problems.join("\n");
                     if !f.diagnosis.is_empty() {
                         description.push_str("\nwhat the AWS emulator saw:\n");
@@ -58,11 +67,14 @@ pub fn render(scenarios: &[ScenarioReport]) -> Result<String, quick_junit::Seria
             let mut case = TestCase::new(s.id.clone(), status);
             case.set_classname(name.clone());
             case.set_time(s.duration);
-            let (out, err) = s.steps.iter().fold((String::new(), String::new()), |(mut o, mut e), st| {
-                o.push_str(&st.stdout);
-                e.push_str(&st.stderr);
-                (o, e)
-            });
+            let (out, err) =
+                s.steps
+                    .iter()
+                    .fold((String::new(), String::new()), |(mut o, mut e), st| {
+                        o.push_str(&st.stdout);
+                        e.push_str(&st.stderr);
+                        (o, e)
+                    });
             if !out.is_empty() {
                 case.set_system_out(out);
             }

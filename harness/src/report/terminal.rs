@@ -31,7 +31,11 @@ impl<W: Write> Terminal<W> {
 impl<W: Write + Send> EventSink for Terminal<W> {
     fn event(&mut self, event: &RunEvent) -> io::Result<()> {
         match event {
-            RunEvent::RunStarted { total, backend, client } => {
+            RunEvent::RunStarted {
+                total,
+                backend,
+                client,
+            } => {
                 if self.verbose {
                     writeln!(
                         self.out,
@@ -88,7 +92,11 @@ impl<W: Write + Send> EventSink for Terminal<W> {
             },
             RunEvent::RunFinished { totals, duration } => {
                 if self.verbose {
-                    writeln!(self.out, "iamconform: finished in {:.3}s", duration.as_secs_f64())?;
+                    writeln!(
+                        self.out,
+                        "iamconform: finished in {:.3}s",
+                        duration.as_secs_f64()
+                    )?;
                 }
                 writeln!(
                     self.out,

@@ -53,7 +53,11 @@ pub async fn run(config: RunConfig, reporter: &mut Reporter) -> std::io::Result<
         backend: config.backend.kind().name().to_string(),
         client: config.client.name.clone(),
     })?;
-    let jobs = if config.backend.parallel() { config.jobs.max(1) } else { 1 };
+    let jobs = if config.backend.parallel() {
+        config.jobs.max(1)
+    } else {
+        1
+    };
     let shared = Arc::new(scenario::Shared {
         client: config.client,
         backend: config.backend,
@@ -74,14 +78,18 @@ pub async fn run(config: RunConfig, reporter: &mut Reporter) -> std::io::Result<
         let stop = stop.clone();
         let fail_fast = config.fail_fast;
         tokio::spawn(async move {
-            let Ok(_permit) = permits.acquire_owned().await else { return };
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
             let report = if stop.load(std::sync::atomic::Ordering::SeqCst) {
                 ScenarioReport {
                     id: file.id.clone(),
                     path: file.path.display().to_string(),
                     name: scenario.name.clone(),
                     tags: scenario.tags.clone(),
-                    outcome: Outcome::Skipped { reason: "--fail-fast: an earlier scenario failed".into() },
+                    outcome: Outcome::Skipped {
+                        reason: "--fail-fast: an earlier scenario failed".into(),
+                    },
                     duration: Duration::ZERO,
                     steps: Vec::new(),
                 }
@@ -99,7 +107,9 @@ pub async fn run(config: RunConfig, reporter: &mut Reporter) -> std::io::Result<
                             step: 0,
                             line: 1,
                             step_title: "internal".into(),
-                            problems: vec![format!("internal error in the harness (please file a bug): {e}")],
+                            problems: vec![format!(
+                                "internal error in the harness (please file a bug): {e}"
+                            )],
                             diagnosis: Vec::new(),
                         }),
                         duration: Duration::ZERO,
@@ -126,7 +136,10 @@ pub async fn run(config: RunConfig, reporter: &mut Reporter) -> std::io::Result<
         reporter.event(&RunEvent::ScenarioFinished(report))?;
     }
     debug_assert_eq!(seen, total);
-    reporter.event(&RunEvent::RunFinished { totals, duration: started.elapsed() })?;
+    reporter.event(&RunEvent::RunFinished {
+        totals,
+        duration: started.elapsed(),
+    })?;
     reporter.finish()?;
     Ok(totals)
 }

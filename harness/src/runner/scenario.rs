@@ -69,7 +69,14 @@ pub(super) struct StepResult {
 
 impl StepResult {
     pub(super) fn ok() -> Self {
-        Self { problems: Vec::new(), diagnosis: Vec::new(), stdout: String::new(), stderr: String::new(), unsupported: None, observed: None }
+        Self {
+            problems: Vec::new(),
+            diagnosis: Vec::new(),
+            stdout: String::new(),
+            stderr: String::new(),
+            unsupported: None,
+            observed: None,
+        }
     }
 
     pub(super) fn problem(message: impl Into<String>) -> Self {
@@ -79,7 +86,13 @@ impl StepResult {
     }
 }
 
-fn report(file: &PlannedFile, scenario: &Scenario, outcome: Outcome, started: Instant, steps: Vec<StepReport>) -> ScenarioReport {
+fn report(
+    file: &PlannedFile,
+    scenario: &Scenario,
+    outcome: Outcome,
+    started: Instant,
+    steps: Vec<StepReport>,
+) -> ScenarioReport {
     ScenarioReport {
         id: file.id.clone(),
         path: file.path.display().to_string(),
@@ -101,7 +114,11 @@ fn setup_failure(message: String) -> Outcome {
     })
 }
 
-pub(super) async fn run_one(shared: Arc<Shared>, file: PlannedFile, scenario: Scenario) -> ScenarioReport {
+pub(super) async fn run_one(
+    shared: Arc<Shared>,
+    file: PlannedFile,
+    scenario: Scenario,
+) -> ScenarioReport {
     let started = Instant::now();
     let enterprise = shared.enterprise || scenario.consul.enterprise;
     if scenario.requires.contains(&Requirement::Enterprise) && !enterprise_capable(&shared) {
@@ -113,19 +130,39 @@ pub(super) async fn run_one(shared: Arc<Shared>, file: PlannedFile, scenario: Sc
             Vec::new(),
         );
     }
-    if scenario.requires.contains(&Requirement::Docker) && shared.backend.kind() != crate::backend::BackendKind::Docker {
+    if scenario.requires.contains(&Requirement::Docker)
+        && shared.backend.kind() != crate::backend::BackendKind::Docker
+    {
         return report(
             &file,
             &scenario,
-            Outcome::Skipped { reason: "requires docker: run with --backend docker".into() },
+            Outcome::Skipped {
+                reason: "requires docker: run with --backend docker".into(),
+            },
             started,
             Vec::new(),
         );
     }
     let mut ctx = match Ctx::start(shared.clone(), &file, &scenario, enterprise).await {
         Ok(ctx) => ctx,
-        Err(Start::Skip(reason)) => return report(&file, &scenario, Outcome::Skipped { reason }, started, Vec::new()),
-        Err(Start::Fail(message)) => return report(&file, &scenario, setup_failure(message), started, Vec::new()),
+        Err(Start::Skip(reason)) => {
+            return report(
+                &file,
+                &scenario,
+                Outcome::Skipped { reason },
+                started,
+                Vec::new(),
+            );
+        }
+        Err(Start::Fail(message)) => {
+            return report(
+                &file,
+                &scenario,
+                setup_failure(message),
+                started,
+                Vec::new(),
+            );
+        }
     };
     let mut steps = Vec::new();
     let mut outcome = Outcome::Passed;
@@ -144,7 +181,13 @@ pub(super) async fn run_one(shared: Arc<Shared>, file: PlannedFile, scenario: Sc
             observed: result.observed.clone(),
         });
         if let Some(reason) = result.unsupported {
-            outcome = Outcome::Skipped { reason: format!("step {} ({title}): the client does not support it: {}", i + 1, ctx.scrubber.scrub(&reason)) };
+            outcome = Outcome::Skipped {
+                reason: format!(
+                    "step {} ({title}): the client does not support it: {}",
+                    i + 1,
+                    ctx.scrubber.scrub(&reason)
+                ),
+            };
             break;
         }
         if !passed {
@@ -152,8 +195,16 @@ pub(super) async fn run_one(shared: Arc<Shared>, file: PlannedFile, scenario: Sc
                 step: i + 1,
                 line: step.line,
                 step_title: title,
-                problems: result.problems.iter().map(|p| ctx.scrubber.scrub(p)).collect(),
-                diagnosis: result.diagnosis.iter().map(|d| ctx.scrubber.scrub(d)).collect(),
+                problems: result
+                    .problems
+                    .iter()
+                    .map(|p| ctx.scrubber.scrub(p))
+                    .collect(),
+                diagnosis: result
+                    .diagnosis
+                    .iter()
+                    .map(|d| ctx.scrubber.scrub(d))
+                    .collect(),
             });
             break;
         }
@@ -182,23 +233,39 @@ pub(super) enum Start {
 }
 
 impl Ctx {
-    async fn start(shared: Arc<Shared>, file: &PlannedFile, scenario: &Scenario, enterprise: bool) -> Result<Ctx, Start> {
+    async fn start(
+        shared: Arc<Shared>,
+        file: &PlannedFile,
+        scenario: &Scenario,
+        enterprise: bool,
+    ) -> Result<Ctx, Start> {
         let store = load_store(&shared, scenario).map_err(Start::Fail)?;
         let mut scrubber = Scrubber::default();
         for c in store.credentials() {
-            scrubber.add(format!("secret key of {}", c.access_key_id), c.secret_access_key);
+            scrubber.add(
+                format!("secret key of {}", c.access_key_id),
+                c.secret_access_key,
+            );
             if let Some(token) = c.session_token {
                 scrubber.add(format!("session token of {}", c.access_key_id), token);
             }
         }
         let config = AwsConfig {
-            region_mode: if scenario.aws.strict_regions { RegionMode::Aws } else { RegionMode::Lenient },
+            region_mode: if scenario.aws.strict_regions {
+                RegionMode::Aws
+            } else {
+                RegionMode::Lenient
+            },
             ..AwsConfig::default()
         };
         let aws = iamconform_aws::bind(AwsState::new(store, config), ([127, 0, 0, 1], 0).into())
             .await
             .map_err(|e| Start::Fail(format!("cannot start the AWS emulator: {e}")))?;
-        let needs = Needs { enterprise, audit: scenario.consul.audit, aws_url: aws.base_url() };
+        let needs = Needs {
+            enterprise,
+            audit: scenario.consul.audit,
+            aws_url: aws.base_url(),
+        };
         let consul = match shared.backend.acquire(&needs).await {
             Ok(c) => c,
             Err(BackendError::Unavailable(reason)) => return Err(Start::Skip(reason)),
@@ -259,7 +326,11 @@ impl Ctx {
             ("policy", "/v1/acl/policy", &objects.policies),
             ("role", "/v1/acl/role", &objects.roles),
             ("auth method", "/v1/acl/auth-method", &objects.auth_methods),
-            ("binding rule", "/v1/acl/binding-rule", &objects.binding_rules),
+            (
+                "binding rule",
+                "/v1/acl/binding-rule",
+                &objects.binding_rules,
+            ),
         ];
         for (what, path, items) in groups {
             for item in items {
@@ -269,11 +340,20 @@ impl Ctx {
                 }
                 let resp = self
                     .http
-                    .send("PUT", path, Some(&self.consul.management_token), Some(&body))
+                    .send(
+                        "PUT",
+                        path,
+                        Some(&self.consul.management_token),
+                        Some(&body),
+                    )
                     .await
                     .map_err(|e| format!("creating {what}: {e}"))?;
                 if resp.status != 200 {
-                    let name = body.get("Name").or_else(|| body.get("BindName")).map(|v| v.to_string()).unwrap_or_default();
+                    let name = body
+                        .get("Name")
+                        .or_else(|| body.get("BindName"))
+                        .map(|v| v.to_string())
+                        .unwrap_or_default();
                     return Err(format!(
                         "creating {what} {name} failed: Consul answered {}: {}",
                         resp.status,
@@ -286,9 +366,19 @@ impl Ctx {
     }
 
     async fn stop(self) -> Result<(), String> {
-        let Ctx { shared, aws, consul, tap, .. } = self;
+        let Ctx {
+            shared,
+            aws,
+            consul,
+            tap,
+            ..
+        } = self;
         drop(tap);
-        let released = shared.backend.release(consul).await.map_err(|e| e.to_string());
+        let released = shared
+            .backend
+            .release(consul)
+            .await
+            .map_err(|e| e.to_string());
         let _ = aws.shutdown().await;
         released
     }
@@ -304,7 +394,8 @@ fn load_store(shared: &Shared, scenario: &Scenario) -> Result<IdentityStore, Str
         Some(overrides) => {
             // JSON is YAML: the store's fixture parser reads the overrides as they are.
             let text = serde_json::to_string(overrides.expose_json()).map_err(|e| e.to_string())?;
-            base.merged("scenario identities", &text).map_err(|e| e.to_string())
+            base.merged("scenario identities", &text)
+                .map_err(|e| e.to_string())
         }
     }
 }
@@ -338,7 +429,8 @@ impl Objects {
 fn load_preset(path: &std::path::Path) -> Result<Objects, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read Consul preset {}: {e}", path.display()))?;
-    serde_saphyr::from_str(&text).map_err(|e| format!("invalid Consul preset {}: {e}", path.display()))
+    serde_saphyr::from_str(&text)
+        .map_err(|e| format!("invalid Consul preset {}: {e}", path.display()))
 }
 
 /// Replaces `{{aws_endpoint}}` in every string of a setup object with the AWS emulator's URL.
@@ -347,10 +439,14 @@ fn substitute(value: &serde_json::Value, aws_url: &str) -> serde_json::Value {
         serde_json::Value::String(s) if s.contains("{{aws_endpoint}}") => {
             serde_json::Value::String(s.replace("{{aws_endpoint}}", aws_url))
         }
-        serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(|v| substitute(v, aws_url)).collect()),
-        serde_json::Value::Object(o) => {
-            serde_json::Value::Object(o.iter().map(|(k, v)| (k.clone(), substitute(v, aws_url))).collect())
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.iter().map(|v| substitute(v, aws_url)).collect())
         }
+        serde_json::Value::Object(o) => serde_json::Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), substitute(v, aws_url)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -362,7 +458,9 @@ fn inject_endpoints(method: &mut serde_json::Value, aws_url: &str) {
     }
     if let Some(config) = method.get_mut("Config").and_then(|c| c.as_object_mut()) {
         for key in ["STSEndpoint", "IAMEndpoint"] {
-            config.entry(key).or_insert_with(|| serde_json::Value::String(aws_url.to_string()));
+            config
+                .entry(key)
+                .or_insert_with(|| serde_json::Value::String(aws_url.to_string()));
         }
     }
 }

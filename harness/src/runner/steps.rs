@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 
-use iamconform_aws::{Fault, FaultResponse, FaultService, JournalEntry, JournalService, Principal, Verdict};
+use iamconform_aws::{
+    Fault, FaultResponse, FaultService, JournalEntry, JournalService, Principal, Verdict,
+};
 use iamconform_login::BearerToken;
 use iamconform_scenario::{
     ApiCall, ApiExpect, ClientExpect, CredentialSource, Endpoint, EntityExpect, ExpectAudit,
@@ -23,8 +25,16 @@ use crate::client::{TokenFrom, render_arg, render_group};
 pub(super) fn title(kind: &StepKind) -> String {
     match kind {
         StepKind::Login { login, .. } => format!("login as {} to {}", login.identity, login.method),
-        StepKind::Logout { logout, .. } => format!("logout {} via {}", token_name(&logout.token), via_name(logout.via)),
-        StepKind::ExpectToken(e) => format!("token {} {}", e.token, if e.works { "works" } else { "is gone" }),
+        StepKind::Logout { logout, .. } => format!(
+            "logout {} via {}",
+            token_name(&logout.token),
+            via_name(logout.via)
+        ),
+        StepKind::ExpectToken(e) => format!(
+            "token {} {}",
+            e.token,
+            if e.works { "works" } else { "is gone" }
+        ),
         StepKind::Api { api, .. } => format!("api {} {}", api.method, api.path),
         StepKind::Clock(c) => format!("clock {:+}s", c.advance.whole_seconds()),
         StepKind::Fault(f) => format!("fault {:?} x{}", f.service, f.count),
@@ -65,7 +75,10 @@ pub(super) async fn run(ctx: &mut Ctx, kind: &StepKind) -> StepResult {
         StepKind::Api { api, expect } => self::api(ctx, api, expect).await,
         StepKind::Clock(c) => {
             ctx.clock_offset += c.advance;
-            ctx.aws.state.clock().set_offset_seconds(ctx.clock_offset.whole_seconds());
+            ctx.aws
+                .state
+                .clock()
+                .set_offset_seconds(ctx.clock_offset.whole_seconds());
             if let Some(shift) = &ctx.consul.clock {
                 shift(ctx.clock_offset);
             }
@@ -79,11 +92,15 @@ pub(super) async fn run(ctx: &mut Ctx, kind: &StepKind) -> StepResult {
             };
             let response = match f.action {
                 iamconform_scenario::FaultAction::Status(s) => FaultResponse::Status(s),
-                iamconform_scenario::FaultAction::Delay(d) => {
-                    FaultResponse::Delay(Duration::from_millis(u64::try_from(d.whole_milliseconds()).unwrap_or(0)))
-                }
+                iamconform_scenario::FaultAction::Delay(d) => FaultResponse::Delay(
+                    Duration::from_millis(u64::try_from(d.whole_milliseconds()).unwrap_or(0)),
+                ),
             };
-            ctx.aws.state.faults().push(Fault { service, response, count: f.count });
+            ctx.aws.state.faults().push(Fault {
+                service,
+                response,
+                count: f.count,
+            });
             StepResult::ok()
         }
         StepKind::Replay { replay, expect } => self::replay(ctx, replay, expect).await,
@@ -99,10 +116,11 @@ pub(super) async fn run(ctx: &mut Ctx, kind: &StepKind) -> StepResult {
             .get(logins_before..)
             .and_then(|l| l.last())
             .and_then(|l| iamconform_login::BearerToken::parse(l.bearer_token.expose()).ok());
-        result.diagnosis = crate::explain::explain_failure(&result.problems, &entries, token.as_ref())
-            .iter()
-            .map(crate::explain::Diagnosis::render)
-            .collect();
+        result.diagnosis =
+            crate::explain::explain_failure(&result.problems, &entries, token.as_ref())
+                .iter()
+                .map(crate::explain::Diagnosis::render)
+                .collect();
         result.diagnosis.extend(diagnose(&entries));
     }
     result
@@ -114,7 +132,12 @@ fn diagnose(entries: &[JournalEntry]) -> Vec<String> {
         .iter()
         .filter_map(|e| match &e.verdict {
             Verdict::Accepted => None,
-            Verdict::Rejected { status, code, message, check } => {
+            Verdict::Rejected {
+                status,
+                code,
+                message,
+                check,
+            } => {
                 let service = match e.service {
                     JournalService::Sts => "STS",
                     JournalService::Iam => "IAM",
@@ -135,7 +158,10 @@ fn diagnose(entries: &[JournalEntry]) -> Vec<String> {
                     ));
                 }
                 if !e.signed_headers.is_empty() {
-                    text.push_str(&format!("\n  signed headers: {}", e.signed_headers.join(";")));
+                    text.push_str(&format!(
+                        "\n  signed headers: {}",
+                        e.signed_headers.join(";")
+                    ));
                 }
                 if let Some(hint) = &e.hint {
                     text.push_str(&format!("\n  hint: {hint}"));
@@ -174,23 +200,32 @@ struct Creds {
 fn resolve_identity(ctx: &Ctx, login: &Login) -> Result<Creds, String> {
     let store = ctx.aws.state.store();
     let who = &login.identity;
-    let found = store.credentials().into_iter().find(|c| match &c.principal {
-        Principal::AssumedRole { role, session } => {
-            role.name == who.name && who.qualifier.as_deref().is_none_or(|q| q == session)
-        }
-        Principal::User(user) => {
-            user.name == who.name && who.qualifier.as_deref().is_none_or(|q| q == c.access_key_id)
-        }
-    });
+    let found = store
+        .credentials()
+        .into_iter()
+        .find(|c| match &c.principal {
+            Principal::AssumedRole { role, session } => {
+                role.name == who.name && who.qualifier.as_deref().is_none_or(|q| q == session)
+            }
+            Principal::User(user) => {
+                user.name == who.name
+                    && who
+                        .qualifier
+                        .as_deref()
+                        .is_none_or(|q| q == c.access_key_id)
+            }
+        });
     let Some(c) = found else {
         return Err(format!(
             "no identity {who} in the fixtures: `as:` takes ROLE/SESSION or USER[/ACCESS_KEY_ID] from fixtures/identities.yaml or the scenario's `identities:`"
         ));
     };
     let session = match &c.principal {
-        Principal::AssumedRole { role, session } => {
-            Some((role.account.as_str().to_string(), role.name.clone(), session.clone()))
-        }
+        Principal::AssumedRole { role, session } => Some((
+            role.account.as_str().to_string(),
+            role.name.clone(),
+            session.clone(),
+        )),
         Principal::User(_) => None,
     };
     Ok(Creds {
@@ -222,8 +257,14 @@ fn base_env(ctx: &Ctx) -> BTreeMap<String, String> {
     let _ = std::fs::create_dir_all(&home);
     env.insert("HOME".into(), home.display().to_string());
     // Nothing the client finds on this machine may change what it does, and nothing may leave it.
-    env.insert("AWS_CONFIG_FILE".into(), home.join("no-aws-config").display().to_string());
-    env.insert("AWS_SHARED_CREDENTIALS_FILE".into(), home.join("no-aws-credentials").display().to_string());
+    env.insert(
+        "AWS_CONFIG_FILE".into(),
+        home.join("no-aws-config").display().to_string(),
+    );
+    env.insert(
+        "AWS_SHARED_CREDENTIALS_FILE".into(),
+        home.join("no-aws-credentials").display().to_string(),
+    );
     env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
     env.insert("NO_PROXY".into(), "*".into());
     env.insert("no_proxy".into(), "*".into());
@@ -249,7 +290,12 @@ fn base_env(ctx: &Ctx) -> BTreeMap<String, String> {
 
 async fn run_command(ctx: &mut Ctx, cmd: Command) -> Ran {
     let Some((program, args)) = cmd.argv.split_first() else {
-        return Ran { code: None, stdout: String::new(), stderr: "empty command".into(), timed_out: false };
+        return Ran {
+            code: None,
+            stdout: String::new(),
+            stderr: "empty command".into(),
+            timed_out: false,
+        };
     };
     let mut command = tokio::process::Command::new(program);
     command
@@ -327,13 +373,18 @@ fn check_outcome(expected: &Expected, ran: &Ran, problems: &mut Vec<String>, tim
         ));
     } else if !expected.ok && ok {
         problems.push(match &expected.error {
-            Some(e) => format!("expected failure with an error containing {e:?}, but the client succeeded"),
+            Some(e) => {
+                format!("expected failure with an error containing {e:?}, but the client succeeded")
+            }
             None => "expected failure, but the client succeeded".to_string(),
         });
-    } else if let Some(e) = &expected.error {
-        if !output.to_lowercase().contains(&e.to_lowercase()) {
-            problems.push(format!("expected an error containing {e:?}, got: {}", output.trim()));
-        }
+    } else if let Some(e) = &expected.error
+        && !output.to_lowercase().contains(&e.to_lowercase())
+    {
+        problems.push(format!(
+            "expected an error containing {e:?}, got: {}",
+            output.trim()
+        ));
     }
 }
 
@@ -398,7 +449,10 @@ async fn login(ctx: &mut Ctx, login: &Login, expect: &ClientExpect) -> StepResul
     match login.credentials {
         CredentialSource::Env => {
             env.insert("AWS_ACCESS_KEY_ID".into(), creds.access_key_id.clone());
-            env.insert("AWS_SECRET_ACCESS_KEY".into(), creds.secret.expose().clone());
+            env.insert(
+                "AWS_SECRET_ACCESS_KEY".into(),
+                creds.secret.expose().clone(),
+            );
             if let Some(t) = &creds.token {
                 env.insert("AWS_SESSION_TOKEN".into(), t.expose().clone());
             }
@@ -423,9 +477,14 @@ async fn login(ctx: &mut Ctx, login: &Login, expect: &ClientExpect) -> StepResul
                 text.push_str(&format!("aws_session_token = {}\n", t.expose()));
             }
             if let Err(e) = std::fs::write(&path, text) {
-                return StepResult::problem(format!("cannot write the shared credentials file: {e}"));
+                return StepResult::problem(format!(
+                    "cannot write the shared credentials file: {e}"
+                ));
             }
-            env.insert("AWS_SHARED_CREDENTIALS_FILE".into(), path.display().to_string());
+            env.insert(
+                "AWS_SHARED_CREDENTIALS_FILE".into(),
+                path.display().to_string(),
+            );
             env.insert("AWS_PROFILE".into(), "default".into());
         }
         CredentialSource::Ecs => {
@@ -437,8 +496,12 @@ async fn login(ctx: &mut Ctx, login: &Login, expect: &ClientExpect) -> StepResul
             };
             match ctx.aws.state.issue_ecs_grant(account, role, session) {
                 Ok(grant) => {
-                    ctx.scrubber.add("ECS authorization token", grant.authorization_token.clone());
-                    env.insert("AWS_CONTAINER_CREDENTIALS_FULL_URI".into(), grant.full_uri.clone());
+                    ctx.scrubber
+                        .add("ECS authorization token", grant.authorization_token.clone());
+                    env.insert(
+                        "AWS_CONTAINER_CREDENTIALS_FULL_URI".into(),
+                        grant.full_uri.clone(),
+                    );
                     env.insert(
                         "AWS_CONTAINER_AUTHORIZATION_TOKEN".into(),
                         grant.authorization_token.expose().clone(),
@@ -453,13 +516,18 @@ async fn login(ctx: &mut Ctx, login: &Login, expect: &ClientExpect) -> StepResul
     let mut result = StepResult::ok();
     result.stdout = ran.stdout.clone();
     result.stderr = ran.stderr.clone();
-    if let Some(code) = ctx.shared.client.unsupported_exit_code {
-        if ran.code == Some(code) {
-            result.unsupported = Some(ran.stderr.trim().to_string());
-            return result;
-        }
+    if let Some(code) = ctx.shared.client.unsupported_exit_code
+        && ran.code == Some(code)
+    {
+        result.unsupported = Some(ran.stderr.trim().to_string());
+        return result;
     }
-    check_outcome(&expect.outcome, &ran, &mut result.problems, ctx.shared.step_timeout);
+    check_outcome(
+        &expect.outcome,
+        &ran,
+        &mut result.problems,
+        ctx.shared.step_timeout,
+    );
     let captured = ctx.tap.logins().into_iter().skip(logins_before).last();
     for s in ctx.tap.secrets() {
         ctx.scrubber.add("Consul token or bearer token", s);
@@ -467,12 +535,21 @@ async fn login(ctx: &mut Ctx, login: &Login, expect: &ClientExpect) -> StepResul
     let secret_id = if ran.code == Some(0) {
         let text = match spec.token_from {
             TokenFrom::SinkFile => std::fs::read_to_string(&token_file).unwrap_or_default(),
-            TokenFrom::Stdout => ran.stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().to_string(),
+            TokenFrom::Stdout => ran
+                .stdout
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default()
+                .to_string(),
         };
         let t = text.trim().to_string();
         if t.is_empty() {
             result.problems.push(match spec.token_from {
-                TokenFrom::SinkFile => format!("the client succeeded but wrote no token to {}", token_file.display()),
+                TokenFrom::SinkFile => format!(
+                    "the client succeeded but wrote no token to {}",
+                    token_file.display()
+                ),
                 TokenFrom::Stdout => "the client succeeded but printed no token".to_string(),
             });
             None
@@ -490,35 +567,46 @@ async fn login(ctx: &mut Ctx, login: &Login, expect: &ClientExpect) -> StepResul
         None
     };
     let mut observed_token = None;
-    if expect.outcome.ok {
-        if let (Some(want), Some(secret)) = (&expect.token, &secret_id) {
-            match ctx.http.send("GET", "/v1/acl/token/self", Some(secret), None).await {
-                Ok(resp) if resp.status == 200 => {
-                    let actual = resp.json().unwrap_or(Value::Null);
-                    for p in subset(&Value::Object(want.clone()), &actual) {
-                        result.problems.push(format!("token: {p}"));
-                    }
-                    observed_token = Some(actual);
+    if expect.outcome.ok
+        && let (Some(want), Some(secret)) = (&expect.token, &secret_id)
+    {
+        match ctx
+            .http
+            .send("GET", "/v1/acl/token/self", Some(secret), None)
+            .await
+        {
+            Ok(resp) if resp.status == 200 => {
+                let actual = resp.json().unwrap_or(Value::Null);
+                for p in subset(&Value::Object(want.clone()), &actual) {
+                    result.problems.push(format!("token: {p}"));
                 }
-                Ok(resp) => result.problems.push(format!(
-                    "reading the new token back (GET /v1/acl/token/self) answered {}: {}",
-                    resp.status,
-                    resp.body.trim()
-                )),
-                Err(e) => result.problems.push(format!("reading the new token back: {e}")),
+                observed_token = Some(actual);
             }
+            Ok(resp) => result.problems.push(format!(
+                "reading the new token back (GET /v1/acl/token/self) answered {}: {}",
+                resp.status,
+                resp.body.trim()
+            )),
+            Err(e) => result
+                .problems
+                .push(format!("reading the new token back: {e}")),
         }
     }
     if let Some(sent) = &expect.sent {
         match &captured {
             Some(c) => check_sent(ctx, sent, c.bearer_token.expose(), &mut result.problems),
-            None => result.problems.push("sent: the client made no login request to Consul".to_string()),
+            None => result
+                .problems
+                .push("sent: the client made no login request to Consul".to_string()),
         }
     }
     // For `record` and `--bless`: what happened, whatever was expected.
     if observed_token.is_none()
         && let Some(secret) = &secret_id
-        && let Ok(resp) = ctx.http.send("GET", "/v1/acl/token/self", Some(secret), None).await
+        && let Ok(resp) = ctx
+            .http
+            .send("GET", "/v1/acl/token/self", Some(secret), None)
+            .await
         && resp.status == 200
     {
         observed_token = resp.json();
@@ -550,17 +638,28 @@ fn check_sent(ctx: &Ctx, want: &SentExpect, bearer: &str, problems: &mut Vec<Str
             return;
         }
     };
-    let auth = token.header("Authorization").unwrap_or_default().to_string();
+    let auth = token
+        .header("Authorization")
+        .unwrap_or_default()
+        .to_string();
     let scope: Vec<&str> = auth
         .split([',', ' '])
         .find_map(|p| p.trim().strip_prefix("Credential="))
         .map(|c| c.split('/').collect())
         .unwrap_or_default();
     let signed = token.signed_headers();
-    let host = token.url.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("").to_string();
+    let host = token
+        .url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("")
+        .to_string();
     let mut check = |what: &str, expected: &str, actual: &str| {
         if expected != actual {
-            problems.push(format!("sent: {what}: expected {expected:?}, the client sent {actual:?}"));
+            problems.push(format!(
+                "sent: {what}: expected {expected:?}, the client sent {actual:?}"
+            ));
         }
     };
     if let Some(r) = &want.region {
@@ -574,28 +673,43 @@ fn check_sent(ctx: &Ctx, want: &SentExpect, bearer: &str, problems: &mut Vec<Str
     }
     for h in &want.signed_headers.include {
         if !signed.iter().any(|s| s == h) {
-            problems.push(format!("sent: header {h} is not signed (SignedHeaders={})", signed.join(";")));
+            problems.push(format!(
+                "sent: header {h} is not signed (SignedHeaders={})",
+                signed.join(";")
+            ));
         }
     }
     for h in &want.signed_headers.exclude {
         if signed.iter().any(|s| s == h) {
-            problems.push(format!("sent: header {h} is signed but must not be (SignedHeaders={})", signed.join(";")));
+            problems.push(format!(
+                "sent: header {h} is signed but must not be (SignedHeaders={})",
+                signed.join(";")
+            ));
         }
     }
     if let Some(expected) = want.server_id_signed {
         let present = !token.header_values("X-Consul-IAM-ServerID").is_empty()
-            || token.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("x-consul-iam-serverid"));
+            || token
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("x-consul-iam-serverid"));
         let actual = present && signed.iter().any(|s| s == "x-consul-iam-serverid");
         if expected != actual {
             problems.push(if present {
-                format!("sent: the server-ID header is present but {}signed (SignedHeaders={})", if actual { "" } else { "not " }, signed.join(";"))
+                format!(
+                    "sent: the server-ID header is present but {}signed (SignedHeaders={})",
+                    if actual { "" } else { "not " },
+                    signed.join(";")
+                )
             } else {
                 "sent: the client sent no X-Consul-IAM-ServerID header".to_string()
             });
         }
     }
     if let Some(entity) = want.entity {
-        let body = token.header("X-Consul-IAM-GetEntity-Body").unwrap_or_default();
+        let body = token
+            .header("X-Consul-IAM-GetEntity-Body")
+            .unwrap_or_default();
         let actual = if body.contains("Action=GetRole") {
             EntityExpect::GetRole
         } else if body.contains("Action=GetUser") {
@@ -604,7 +718,9 @@ fn check_sent(ctx: &Ctx, want: &SentExpect, bearer: &str, problems: &mut Vec<Str
             EntityExpect::None
         };
         if actual != entity {
-            problems.push(format!("sent: embedded IAM request: expected {entity:?}, the client embedded {actual:?}"));
+            problems.push(format!(
+                "sent: embedded IAM request: expected {entity:?}, the client embedded {actual:?}"
+            ));
         }
     }
     if let Some(verdict) = &want.verdict {
@@ -631,7 +747,9 @@ fn check_sent(ctx: &Ctx, want: &SentExpect, bearer: &str, problems: &mut Vec<Str
             ExpectedVerdict::Error(code) => code.clone(),
         };
         if expected != actual {
-            problems.push(format!("sent: AWS verdict: expected {expected}, got {actual}"));
+            problems.push(format!(
+                "sent: AWS verdict: expected {expected}, got {actual}"
+            ));
         }
     }
 }
@@ -660,10 +778,19 @@ async fn logout(ctx: &mut Ctx, logout: &Logout, expect: &Expected) -> StepResult
     match logout.via {
         LogoutVia::Api => {
             let mut result = StepResult::ok();
-            match ctx.http.send("POST", "/v1/acl/logout", token.as_ref(), None).await {
+            match ctx
+                .http
+                .send("POST", "/v1/acl/logout", token.as_ref(), None)
+                .await
+            {
                 Ok(resp) => {
                     let ok = resp.status == 200;
-                    let ran = Ran { code: Some(if ok { 0 } else { 1 }), stdout: String::new(), stderr: format!("{} ({})", resp.status, resp.body.trim()), timed_out: false };
+                    let ran = Ran {
+                        code: Some(if ok { 0 } else { 1 }),
+                        stdout: String::new(),
+                        stderr: format!("{} ({})", resp.status, resp.body.trim()),
+                        timed_out: false,
+                    };
                     check_outcome(expect, &ran, &mut result.problems, ctx.shared.step_timeout);
                 }
                 Err(e) => result.problems.push(e.to_string()),
@@ -671,9 +798,16 @@ async fn logout(ctx: &mut Ctx, logout: &Logout, expect: &Expected) -> StepResult
             result
         }
         LogoutVia::Client => {
-            let path = ctx.dir.path().join("tokens").join(format!("logout-{}", uuid::Uuid::new_v4().simple()));
+            let path = ctx
+                .dir
+                .path()
+                .join("tokens")
+                .join(format!("logout-{}", uuid::Uuid::new_v4().simple()));
             let _ = std::fs::create_dir_all(ctx.dir.path().join("tokens"));
-            let text = token.as_ref().map(|t| t.expose().clone()).unwrap_or_default();
+            let text = token
+                .as_ref()
+                .map(|t| t.expose().clone())
+                .unwrap_or_default();
             if let Err(e) = std::fs::write(&path, text) {
                 return StepResult::problem(format!("cannot write the logout token file: {e}"));
             }
@@ -699,17 +833,32 @@ async fn expect_token(ctx: &mut Ctx, e: &ExpectToken) -> StepResult {
         return StepResult::problem(format!("no saved token {}", e.token));
     };
     let Some(secret) = saved.secret_id.clone() else {
-        return StepResult::problem(format!("token {} has no SecretID: its login failed", e.token));
+        return StepResult::problem(format!(
+            "token {} has no SecretID: its login failed",
+            e.token
+        ));
     };
-    match ctx.http.send("GET", "/v1/acl/token/self", Some(&secret), None).await {
+    match ctx
+        .http
+        .send("GET", "/v1/acl/token/self", Some(&secret), None)
+        .await
+    {
         Ok(resp) => {
             let works = resp.status == 200;
             if works == e.works {
                 StepResult::ok()
             } else if e.works {
-                StepResult::problem(format!("token {} should work, but GET /v1/acl/token/self answered {}: {}", e.token, resp.status, resp.body.trim()))
+                StepResult::problem(format!(
+                    "token {} should work, but GET /v1/acl/token/self answered {}: {}",
+                    e.token,
+                    resp.status,
+                    resp.body.trim()
+                ))
             } else {
-                StepResult::problem(format!("token {} should be gone, but GET /v1/acl/token/self still answers 200", e.token))
+                StepResult::problem(format!(
+                    "token {} should be gone, but GET /v1/acl/token/self still answers 200",
+                    e.token
+                ))
             }
         }
         Err(err) => StepResult::problem(err.to_string()),
@@ -728,25 +877,46 @@ async fn api(ctx: &mut Ctx, call: &ApiCall, expect: &ApiExpect) -> StepResult {
         }
         b
     });
-    let resp = match ctx.http.send(&call.method, &call.path, token.as_ref(), body.as_ref()).await {
+    let resp = match ctx
+        .http
+        .send(&call.method, &call.path, token.as_ref(), body.as_ref())
+        .await
+    {
         Ok(r) => r,
         Err(e) => return StepResult::problem(e.to_string()),
     };
     let mut result = StepResult::ok();
     match expect.status {
-        Some(s) if s != resp.status => result.problems.push(format!("status: expected {s}, got {}: {}", resp.status, resp.body.trim())),
-        None if !(200..300).contains(&resp.status) => result.problems.push(format!("status: expected success, got {}: {}", resp.status, resp.body.trim())),
+        Some(s) if s != resp.status => result.problems.push(format!(
+            "status: expected {s}, got {}: {}",
+            resp.status,
+            resp.body.trim()
+        )),
+        None if !(200..300).contains(&resp.status) => result.problems.push(format!(
+            "status: expected success, got {}: {}",
+            resp.status,
+            resp.body.trim()
+        )),
         _ => {}
     }
-    if let Some(needle) = &expect.body_contains {
-        if !resp.body.to_lowercase().contains(&needle.to_lowercase()) {
-            result.problems.push(format!("body: expected it to contain {needle:?}, got: {}", resp.body.trim()));
-        }
+    if let Some(needle) = &expect.body_contains
+        && !resp.body.to_lowercase().contains(&needle.to_lowercase())
+    {
+        result.problems.push(format!(
+            "body: expected it to contain {needle:?}, got: {}",
+            resp.body.trim()
+        ));
     }
     if let Some(want) = &expect.json {
         match resp.json() {
-            Some(actual) => result.problems.extend(subset(want, &actual).into_iter().map(|p| format!("json: {p}"))),
-            None => result.problems.push(format!("json: the body is not JSON: {}", resp.body.trim())),
+            Some(actual) => result.problems.extend(
+                subset(want, &actual)
+                    .into_iter()
+                    .map(|p| format!("json: {p}")),
+            ),
+            None => result
+                .problems
+                .push(format!("json: the body is not JSON: {}", resp.body.trim())),
         }
     }
     result
@@ -758,7 +928,8 @@ fn inject(body: &mut Value, aws_url: &str) {
     }
     if let Some(c) = body.get_mut("Config").and_then(|c| c.as_object_mut()) {
         for key in ["STSEndpoint", "IAMEndpoint"] {
-            c.entry(key).or_insert_with(|| Value::String(aws_url.to_string()));
+            c.entry(key)
+                .or_insert_with(|| Value::String(aws_url.to_string()));
         }
     }
 }
@@ -768,11 +939,18 @@ async fn replay(ctx: &mut Ctx, replay: &Replay, expect: &ClientExpect) -> StepRe
         return StepResult::problem(format!("no saved login {}", replay.token));
     };
     let Some(bearer) = saved.bearer else {
-        return StepResult::problem(format!("login {} sent no bearer token to capture", replay.token));
+        return StepResult::problem(format!(
+            "login {} sent no bearer token to capture",
+            replay.token
+        ));
     };
     let method = replay.method.clone().unwrap_or(saved.method);
     let body = serde_json::json!({"AuthMethod": method, "BearerToken": bearer.expose()});
-    let resp = match ctx.http.send("POST", "/v1/acl/login", None, Some(&body)).await {
+    let resp = match ctx
+        .http
+        .send("POST", "/v1/acl/login", None, Some(&body))
+        .await
+    {
         Ok(r) => r,
         Err(e) => return StepResult::problem(e.to_string()),
     };
@@ -780,17 +958,34 @@ async fn replay(ctx: &mut Ctx, replay: &Replay, expect: &ClientExpect) -> StepRe
     let ran = Ran {
         code: Some(if resp.status == 200 { 0 } else { 1 }),
         stdout: String::new(),
-        stderr: format!("Unexpected response code: {} ({})", resp.status, resp.body.trim()),
+        stderr: format!(
+            "Unexpected response code: {} ({})",
+            resp.status,
+            resp.body.trim()
+        ),
         timed_out: false,
     };
-    check_outcome(&expect.outcome, &ran, &mut result.problems, ctx.shared.step_timeout);
+    check_outcome(
+        &expect.outcome,
+        &ran,
+        &mut result.problems,
+        ctx.shared.step_timeout,
+    );
     if resp.status == 200 {
-        if let Some(secret) = resp.json().and_then(|v| v.get("SecretID").and_then(|s| s.as_str()).map(str::to_string)) {
+        if let Some(secret) = resp.json().and_then(|v| {
+            v.get("SecretID")
+                .and_then(|s| s.as_str())
+                .map(str::to_string)
+        }) {
             ctx.scrubber.add("Consul SecretID", Secret::new(secret));
         }
         if let Some(want) = &expect.token {
             let actual = resp.json().unwrap_or(Value::Null);
-            result.problems.extend(subset(&Value::Object(want.clone()), &actual).into_iter().map(|p| format!("token: {p}")));
+            result.problems.extend(
+                subset(&Value::Object(want.clone()), &actual)
+                    .into_iter()
+                    .map(|p| format!("token: {p}")),
+            );
         }
     }
     if let Some(sent) = &expect.sent {
@@ -819,20 +1014,30 @@ fn expect_audit(ctx: &mut Ctx, e: &ExpectAudit) -> StepResult {
     };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(err) => return StepResult::problem(format!("cannot read the audit log {}: {err}", path.display())),
+        Err(err) => {
+            return StepResult::problem(format!(
+                "cannot read the audit log {}: {err}",
+                path.display()
+            ));
+        }
     };
     let mut entries = Vec::new();
     let mut result = StepResult::ok();
     for (i, line) in text.lines().enumerate() {
         match serde_json::from_str::<Value>(line) {
             Ok(v) => entries.push(flatten_audit(&v)),
-            Err(err) => result.problems.push(format!("audit log line {} is not JSON: {err}", i + 1)),
+            Err(err) => result
+                .problems
+                .push(format!("audit log line {} is not JSON: {err}", i + 1)),
         }
     }
     for want in &e.contains {
         let want = Value::Object(want.clone());
         if !entries.iter().any(|entry| subset(&want, entry).is_empty()) {
-            result.problems.push(format!("audit log: no entry matches {want} ({} entries)", entries.len()));
+            result.problems.push(format!(
+                "audit log: no entry matches {want} ({} entries)",
+                entries.len()
+            ));
         }
     }
     result
@@ -841,14 +1046,22 @@ fn expect_audit(ctx: &mut Ctx, e: &ExpectAudit) -> StepResult {
 fn expect_no_secrets(ctx: &mut Ctx) -> StepResult {
     let mut places: Vec<(String, String)> = vec![("client output".into(), ctx.outputs.clone())];
     let journal = ctx.aws.state.journal().entries();
-    places.push(("AWS journal".into(), serde_json::to_string(&journal).unwrap_or_default()));
+    places.push((
+        "AWS journal".into(),
+        serde_json::to_string(&journal).unwrap_or_default(),
+    ));
     if let Some(path) = &ctx.consul.audit_log {
-        places.push(("audit log".into(), std::fs::read_to_string(path).unwrap_or_default()));
+        places.push((
+            "audit log".into(),
+            std::fs::read_to_string(path).unwrap_or_default(),
+        ));
     }
     let mut result = StepResult::ok();
     for (place, text) in places {
         for label in ctx.scrubber.find(&text) {
-            result.problems.push(format!("the {place} contains a secret: {label}"));
+            result
+                .problems
+                .push(format!("the {place} contains a secret: {label}"));
         }
     }
     result
