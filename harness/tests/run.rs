@@ -9,12 +9,15 @@ use std::process::{Command, Output, Stdio};
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_iamconform"));
     c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
-    c.env_remove("GITHUB_ACTIONS").env_remove("IAMCONFORM_MUTANT");
+    c.env_remove("GITHUB_ACTIONS")
+        .env_remove("IAMCONFORM_MUTANT");
     c
 }
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -22,7 +25,11 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -30,7 +37,11 @@ fn passing_scenario_exits_zero_with_the_closing_line() {
     let out = run(&[data("pass").to_str().unwrap()]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(t.trim_end().ends_with("iamconform: 1 passed, 0 failed, 0 skipped"), "{t}");
+    assert!(
+        t.trim_end()
+            .ends_with("iamconform: 1 passed, 0 failed, 0 skipped"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -39,12 +50,18 @@ fn wrong_expectation_fails_with_a_readable_diff() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(100), "{t}");
     assert!(t.contains("FAIL"), "{t}");
-    assert!(t.contains("step 1 (line 7): login as web-task/task-1 to iam-ecs-service-token"), "{t}");
+    assert!(
+        t.contains("step 1 (line 7): login as web-task/task-1 to iam-ecs-service-token"),
+        "{t}"
+    );
     assert!(
         t.contains(r#"token: ServiceIdentities[0].ServiceName: expected "not-web", found "web""#),
         "{t}"
     );
-    assert!(t.contains("iamconform: 0 passed, 1 failed, 0 skipped"), "{t}");
+    assert!(
+        t.contains("iamconform: 0 passed, 1 failed, 0 skipped"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -52,13 +69,23 @@ fn unmet_requirement_skips_with_the_reason() {
     let out = run(&[data("skip").to_str().unwrap()]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(t.contains("SKIP") && t.contains("requires docker: run with --backend docker"), "{t}");
-    assert!(t.contains("iamconform: 0 passed, 0 failed, 1 skipped"), "{t}");
+    assert!(
+        t.contains("SKIP") && t.contains("requires docker: run with --backend docker"),
+        "{t}"
+    );
+    assert!(
+        t.contains("iamconform: 0 passed, 0 failed, 1 skipped"),
+        "{t}"
+    );
 }
 
 #[test]
 fn nothing_selected_exits_four() {
-    let out = run(&[data("pass").to_str().unwrap(), "--filter", "tag:no-such-tag"]);
+    let out = run(&[
+        data("pass").to_str().unwrap(),
+        "--filter",
+        "tag:no-such-tag",
+    ]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
 }
 
@@ -98,15 +125,32 @@ fn junit_and_json_reports() {
     ]);
     assert_eq!(out.status.code(), Some(100), "{}", text(&out));
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains(r#"tests="3""#) && xml.contains(r#"failures="1""#) && xml.contains(r#"skipped="1""#), "{xml}");
+    assert!(
+        xml.contains(r#"tests="3""#)
+            && xml.contains(r#"failures="1""#)
+            && xml.contains(r#"skipped="1""#),
+        "{xml}"
+    );
     assert!(xml.contains("requires docker"), "{xml}");
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["version"], 1);
-    assert_eq!(report["totals"], serde_json::json!({"passed": 1, "failed": 1, "skipped": 1}));
-    let failed = report["scenarios"].as_array().unwrap().iter().find(|s| s["outcome"] == "failed").unwrap();
+    assert_eq!(
+        report["totals"],
+        serde_json::json!({"passed": 1, "failed": 1, "skipped": 1})
+    );
+    let failed = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["outcome"] == "failed")
+        .unwrap();
     assert_eq!(failed["failure"]["step"], 1);
     // No seeded secret reaches a report.
-    let fixtures = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/identities.yaml")).unwrap();
+    let fixtures = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/identities.yaml"),
+    )
+    .unwrap();
     for line in fixtures.lines() {
         if let Some(secret) = line.trim().strip_prefix("secret_access_key: ") {
             let secret = secret.trim_matches('"');
@@ -124,27 +168,57 @@ fn serve_prints_one_ready_line_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
-    for key in ["sts", "iam", "ecs_credentials", "consul", "consul_management_token"] {
+    for key in [
+        "sts",
+        "iam",
+        "ecs_credentials",
+        "consul",
+        "consul_management_token",
+    ] {
         assert!(ready[key].is_string(), "{key} missing in {line}");
     }
     let consul = ready["consul"].as_str().unwrap();
     assert!(consul.starts_with("http://127.0.0.1:"), "{consul}");
     // The preset is loaded and the management token works.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let token = iamconform_secret::Secret::new(ready["consul_management_token"].as_str().unwrap().to_string());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let token = iamconform_secret::Secret::new(
+        ready["consul_management_token"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
     let http = iamconform::http::ConsulHttp::new(consul);
-    let resp = rt.block_on(http.send("GET", "/v1/acl/auth-method/iam-ecs-service-token", Some(&token), None)).unwrap();
+    let resp = rt
+        .block_on(http.send(
+            "GET",
+            "/v1/acl/auth-method/iam-ecs-service-token",
+            Some(&token),
+            None,
+        ))
+        .unwrap();
     assert_eq!(resp.status, 200, "{}", resp.body);
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
 #[test]
 fn serve_refuses_non_loopback_without_the_flag() {
-    let out = bin().args(["serve", "--listen", "0.0.0.0:0", "--no-consul"]).output().unwrap();
+    let out = bin()
+        .args(["serve", "--listen", "0.0.0.0:0", "--no-consul"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("--allow-remote"), "{}", text(&out));
 }

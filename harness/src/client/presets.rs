@@ -33,7 +33,14 @@ pub fn preset(name: &str) -> Option<ClientSpec> {
     );
     let mut logout = vec![program.to_string()];
     logout.extend(prefix.iter().map(|s| s.to_string()));
-    logout.extend(["logout", "-http-addr={http_addr}", "-token-file={token_file}"].map(String::from));
+    logout.extend(
+        [
+            "logout",
+            "-http-addr={http_addr}",
+            "-token-file={token_file}",
+        ]
+        .map(String::from),
+    );
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     Some(ClientSpec {
         name: name.to_string(),

@@ -30,11 +30,18 @@ fn walk(path: &str, expected: &Value, actual: Option<&Value>, out: &mut Vec<Stri
         Value::Object(map) => match actual {
             Some(Value::Object(act)) => {
                 for (k, v) in map {
-                    let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    let child = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
                     walk(&child, v, act.get(k), out);
                 }
             }
-            other => out.push(format!("{here}: expected an object, found {}", shown(other))),
+            other => out.push(format!(
+                "{here}: expected an object, found {}",
+                shown(other)
+            )),
         },
         Value::Array(items) => match actual {
             Some(Value::Array(act)) => {
@@ -55,7 +62,10 @@ fn walk(path: &str, expected: &Value, actual: Option<&Value>, out: &mut Vec<Stri
         },
         scalar => {
             if actual != Some(scalar) {
-                out.push(format!("{here}: expected {scalar}, found {}", shown(actual)));
+                out.push(format!(
+                    "{here}: expected {scalar}, found {}",
+                    shown(actual)
+                ));
             }
         }
     }
@@ -71,14 +81,32 @@ mod tests {
         let actual = json!({"A": 1, "B": [{"X": "y", "Z": 2}], "C": null, "D": "t"});
         assert!(subset(&json!({"A": 1}), &actual).is_empty());
         assert!(subset(&json!({"B": [{"X": "y"}]}), &actual).is_empty());
-        assert!(subset(&json!({"D": "present", "C": "absent", "E": "absent"}), &actual).is_empty());
-        assert_eq!(subset(&json!({"A": 2}), &actual), ["A: expected 2, found 1"]);
-        assert_eq!(subset(&json!({"E": "present"}), &actual), ["E: expected a value, found nothing"]);
+        assert!(
+            subset(
+                &json!({"D": "present", "C": "absent", "E": "absent"}),
+                &actual
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            subset(&json!({"A": 2}), &actual),
+            ["A: expected 2, found 1"]
+        );
+        assert_eq!(
+            subset(&json!({"E": "present"}), &actual),
+            ["E: expected a value, found nothing"]
+        );
         assert_eq!(
             subset(&json!({"B": []}), &actual),
             [r#"B: expected 0 element(s), found 1: [{"X":"y","Z":2}]"#]
         );
-        assert_eq!(subset(&json!({"B": [{"X": "q"}]}), &actual), [r#"B[0].X: expected "q", found "y""#]);
-        assert_eq!(subset(&json!({"D": "absent"}), &actual), [r#"D: expected no value, found "t""#]);
+        assert_eq!(
+            subset(&json!({"B": [{"X": "q"}]}), &actual),
+            [r#"B[0].X: expected "q", found "y""#]
+        );
+        assert_eq!(
+            subset(&json!({"D": "absent"}), &actual),
+            [r#"D: expected no value, found "t""#]
+        );
     }
 }
