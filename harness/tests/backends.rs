@@ -306,6 +306,7 @@ fn docker_backend_matches_embedded_on_the_standin_and_removes_its_containers() {
     }
     let image = standin_image();
     let before = our_containers();
+    let since = engine_time();
     let o = iamconform(
         &[
             "run",
@@ -326,6 +327,15 @@ fn docker_backend_matches_embedded_on_the_standin_and_removes_its_containers() {
         "{out}"
     );
     assert_eq!(o.status.code(), Some(0), "{out}");
+    // One container per worker, reset between scenarios: 6 scenarios, 2 jobs, at most 2 starts.
+    let scenarios = std::fs::read_dir(repo().join("scenarios/logout"))
+        .unwrap()
+        .count();
+    let created = containers_created_since(&since);
+    assert!(
+        scenarios > 2 && (1..=2).contains(&created),
+        "{created} containers for {scenarios} scenarios"
+    );
     // Enterprise with the audit log: a dedicated container with a bind-mounted log directory.
     let o = iamconform(
         &[
@@ -450,4 +460,36 @@ fn ci_templates_pass_yaml_and_schema_linters() {
             .unwrap();
         assert!(o.status.success(), "yamllint {file}: {}", text(&o));
     }
+}
+
+/// The engine's clock, for `docker events --since`.
+fn engine_time() -> String {
+    let o = Command::new("docker")
+        .args(["info", "--format", "{{.SystemTime}}"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn containers_created_since(since: &str) -> usize {
+    let until = engine_time();
+    let o = Command::new("docker")
+        .args([
+            "events",
+            "--since",
+            since,
+            "--until",
+            &until,
+            "--filter",
+            "event=create",
+            "--filter",
+        ])
+        .arg(format!("label={LABEL}"))
+        .args(["--format", "{{.ID}}"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
 }
