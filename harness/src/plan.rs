@@ -160,10 +160,11 @@ enum FilterField {
 impl Filter {
     /// Parses a filter pattern.
     pub fn parse(pattern: &str) -> Filter {
-        let (field, needle) = match pattern.split_once(':') {
-            Some(("tag", rest)) => (FilterField::Tag, rest),
-            Some(("name", rest)) => (FilterField::Name, rest),
-            Some(("path", rest)) => (FilterField::Path, rest),
+        let split = pattern.split_once(':');
+        let (field, needle) = match split.map(|(f, rest)| (f.to_ascii_lowercase(), rest)) {
+            Some((f, rest)) if f == "tag" => (FilterField::Tag, rest),
+            Some((f, rest)) if f == "name" => (FilterField::Name, rest),
+            Some((f, rest)) if f == "path" => (FilterField::Path, rest),
             _ => (FilterField::Any, pattern),
         };
         Filter {
