@@ -1,5 +1,6 @@
 //! `iamconform lint`, `new`, `schema` and `list`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -98,7 +99,11 @@ pub(super) fn list(paths: Vec<PathBuf>, filter: Option<String>) -> ExitCode {
                     .as_ref()
                     .is_none_or(|f| f.matches(&file.id, &s.name, &s.tags))
                 {
-                    println!("{}\t{}\t[{}]", file.id, s.name, s.tags.join(", "));
+                    let line = format!("{}\t{}\t[{}]", file.id, s.name, s.tags.join(", "));
+                    // A closed pipe (`iamconform list | head`) ends the listing quietly.
+                    if writeln!(std::io::stdout(), "{line}").is_err() {
+                        return ExitCode::from(exit::OK);
+                    }
                 }
             }
             Err(diags) => {
