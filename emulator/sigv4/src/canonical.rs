@@ -267,7 +267,7 @@ pub(crate) fn canonical_headers(
 pub fn payload_hash(req: &SignedRequest<'_>) -> String {
     match req.first_header("x-amz-content-sha256") {
         Some(v) => String::from_utf8_lossy(&canonical_header_value(v)).into_owned(),
-        None => hex::encode(Sha256::digest(req.body)),
+        None => crate::key::hex_lower(&Sha256::digest(req.body)),
     }
 }
 
@@ -342,7 +342,7 @@ pub fn canonical_request_redacted(
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
     format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical_request))
+        crate::key::hex_lower(&Sha256::digest(canonical_request))
     )
 }
 
