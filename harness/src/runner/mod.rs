@@ -4,7 +4,6 @@
 //! temporary directory, so scenarios are isolated and run in parallel (`--jobs`).
 
 pub mod events;
-pub mod matching;
 mod scenario;
 mod steps;
 

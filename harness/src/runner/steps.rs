@@ -17,9 +17,18 @@ use iamconform_secret::Secret;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-use super::matching::subset;
 use super::scenario::{Ctx, Saved, StepResult};
 use crate::client::{TokenFrom, render_arg, render_group};
+
+/// Every way `actual` falls short of `expected` (the shared rule of `token`, `json` and
+/// `expect_audit`: [`iamconform_scenario::json_subset`]).
+fn subset(expected: &Value, actual: &Value) -> Vec<String> {
+    iamconform_scenario::json_subset(expected, actual)
+        .err()
+        .map(|m| m.to_string())
+        .into_iter()
+        .collect()
+}
 
 /// A one-line description of a step, for reports.
 pub(super) fn title(kind: &StepKind) -> String {
