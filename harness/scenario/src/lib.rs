@@ -57,11 +57,11 @@ pub use duration::{DurationError, GoDuration, parse_go_duration};
 pub use load::{MAX_FILE_SIZE, load_file, load_str};
 pub use matcher::{Mismatch, json_subset};
 pub use model::{
-    ApiCall, ApiExpect, AwsOptions, ClientExpect, ClockShift, ConsulSetup, CredentialSource,
-    Endpoint, EntityExpect, ExpectAudit, ExpectToken, Fault, FaultAction, FaultService,
-    IdentityOverrides, Login, LoginAs, Logout, LogoutVia, Outcome, Preset, Replay, Requirement,
-    SavedName, Scenario, SentExpect, SignedHeadersExpect, Step, StepKind, TokenExpect, TokenRef,
-    Verdict,
+    ApiCall, ApiExpect, AwsOptions, ClientExpect, ClockShift, ConsulSetup, Corruption,
+    CredentialSource, Endpoint, EntityExpect, ExpectAudit, ExpectToken, Fault, FaultAction,
+    FaultService, IdentityOverrides, Login, LoginAs, Logout, LogoutVia, Outcome, Preset, Replay,
+    Requirement, SavedName, Scenario, SentExpect, SignedHeadersExpect, Step, StepKind, TokenExpect,
+    TokenRef, Verdict,
 };
 pub use schema::json_schema;
 pub use template::new_scenario_template;

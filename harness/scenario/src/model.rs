@@ -286,6 +286,8 @@ pub struct Login {
     pub meta: BTreeMap<String, String>,
     /// Where the client finds its AWS credentials.
     pub credentials: CredentialSource,
+    /// Credentials deliberately broken before the client gets them.
+    pub corrupt: Option<Corruption>,
     /// Where the client sends/signs its STS request for (`-aws-sts-endpoint`); default `aws`
     /// (sign for `sts.<region>.amazonaws.com`, as in production).
     pub sts_endpoint: Endpoint,
@@ -333,6 +335,16 @@ pub enum CredentialSource {
     SharedFile,
     /// The ECS container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI`).
     Ecs,
+}
+
+/// A deliberate fault in the credentials the client is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Corruption {
+    /// The secret access key is wrong (the emulator answers SignatureDoesNotMatch).
+    Secret,
+    /// The access key id is unknown (the emulator answers InvalidClientTokenId).
+    AccessKey,
 }
 
 /// Where a client sends an AWS request it signs.

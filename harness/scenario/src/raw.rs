@@ -13,7 +13,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
 
 use crate::decode::SPANNED;
-use crate::model::{CredentialSource, EntityExpect, FaultService, LogoutVia};
+use crate::model::{Corruption, CredentialSource, EntityExpect, FaultService, LogoutVia};
 
 /// A value with the position it was written at; transparent in the schema.
 ///
@@ -330,6 +330,11 @@ pub(crate) struct RawLogin {
     /// Where the client finds its AWS credentials. Default `env`.
     #[serde(default)]
     pub(crate) credentials: CredentialSource,
+    /// Hand the client credentials the AWS emulator does not accept, to check that the
+    /// client surfaces AWS's error: `secret` (a wrong secret access key: SignatureDoesNotMatch),
+    /// `access-key` (an access key id AWS does not know: InvalidClientTokenId). Default none.
+    #[serde(default)]
+    pub(crate) corrupt: Option<Corruption>,
     /// Where the STS request goes (`-aws-sts-endpoint`): `aws` (default: sign for the real
     /// regional host `sts.<region>.amazonaws.com`, as in production; the harness redirects it to
     /// the emulator), `emulator` (the AWS emulator's URL; the auth method then needs

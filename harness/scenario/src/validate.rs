@@ -754,6 +754,7 @@ fn validate_login(v: &mut Validator, sp: Sp<crate::raw::RawLogin>) -> Option<Log
         region: region?,
         meta: raw.meta,
         credentials: raw.credentials,
+        corrupt: raw.corrupt,
         sts_endpoint: sts_endpoint?,
         iam_endpoint: iam_endpoint?,
         namespace,

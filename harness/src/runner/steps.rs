@@ -9,9 +9,9 @@ use iamconform_aws::{
 };
 use iamconform_login::BearerToken;
 use iamconform_scenario::{
-    ApiCall, ApiExpect, ClientExpect, CredentialSource, Endpoint, EntityExpect, ExpectAudit,
-    ExpectToken, Login, Logout, LogoutVia, Outcome as Expected, Replay, SentExpect, StepKind,
-    TokenRef, Verdict as ExpectedVerdict,
+    ApiCall, ApiExpect, ClientExpect, Corruption, CredentialSource, Endpoint, EntityExpect,
+    ExpectAudit, ExpectToken, Login, Logout, LogoutVia, Outcome as Expected, Replay, SentExpect,
+    StepKind, TokenRef, Verdict as ExpectedVerdict,
 };
 use iamconform_secret::Secret;
 use serde_json::Value;
@@ -406,10 +406,29 @@ fn endpoint_value(ctx: &Ctx, endpoint: &Endpoint) -> Option<String> {
 }
 
 async fn login(ctx: &mut Ctx, login: &Login, expect: &ClientExpect) -> StepResult {
-    let creds = match resolve_identity(ctx, login) {
+    let mut creds = match resolve_identity(ctx, login) {
         Ok(c) => c,
         Err(e) => return StepResult::problem(e),
     };
+    match login.corrupt {
+        None => {}
+        Some(Corruption::Secret) => {
+            // Same length and alphabet, different value: only the signature can tell.
+            let wrong: String = creds.secret.expose().chars().rev().collect();
+            let wrong = if wrong == *creds.secret.expose() {
+                format!("{wrong}x")
+            } else {
+                wrong
+            };
+            creds.secret = Secret::new(wrong);
+            ctx.scrubber
+                .add("corrupted secret key", creds.secret.clone());
+        }
+        Some(Corruption::AccessKey) => {
+            let prefix = creds.access_key_id.get(..4).unwrap_or("AKIA").to_string();
+            creds.access_key_id = format!("{prefix}IAMCONFORMUNKNOWN");
+        }
+    }
     let spec = ctx.shared.client.login.clone();
     let tokens = ctx.dir.path().join("tokens");
     let _ = std::fs::create_dir_all(&tokens);
