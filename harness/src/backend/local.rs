@@ -43,11 +43,7 @@ impl AgentPorts {
     /// could still take one before the agent binds it, which then fails the agent's start with
     /// a clear "address already in use".
     pub fn free() -> Result<AgentPorts, BackendError> {
-        let bind = || {
-            TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-                .map_err(|e| BackendError::Failed(format!("cannot find a free loopback port: {e}")))
-        };
-        let (a, b, c) = (bind()?, bind()?, bind()?);
+        let (a, b, c) = (reserve()?, reserve()?, reserve()?);
         let port = |l: &TcpListener| {
             l.local_addr()
                 .map(|a| a.port())
@@ -59,6 +55,39 @@ impl AgentPorts {
             server: port(&c)?,
         })
     }
+}
+
+/// Agent ports come from below Linux's ephemeral range (32768–60999): a port the kernel hands
+/// out for `bind(0)` (every emulator, tap and client connection of a run) can then never be the
+/// one just chosen for an agent, which otherwise lost a race now and then ("address already in
+/// use" at agent start). A process-wide cursor keeps concurrent picks apart; the bind proves
+/// the port is free right now.
+const AGENT_PORTS: std::ops::Range<u16> = 20000..32000;
+
+fn reserve() -> Result<TcpListener, BackendError> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CURSOR: AtomicU32 = AtomicU32::new(u32::MAX);
+    let span = u32::from(AGENT_PORTS.end - AGENT_PORTS.start);
+    // Start each process at a random place so parallel runs on one machine rarely meet.
+    let _ = CURSOR.compare_exchange(
+        u32::MAX,
+        uuid::Uuid::new_v4().as_u128() as u32 % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let offset = CURSOR.fetch_add(1, Ordering::SeqCst) % span;
+        let Ok(offset) = u16::try_from(offset) else {
+            continue;
+        };
+        if let Ok(l) = TcpListener::bind((Ipv4Addr::LOCALHOST, AGENT_PORTS.start + offset)) {
+            return Ok(l);
+        }
+    }
+    Err(BackendError::Failed(format!(
+        "cannot find a free loopback port in {}..{} for a Consul agent",
+        AGENT_PORTS.start, AGENT_PORTS.end
+    )))
 }
 
 /// The agent configuration both real-Consul backends use, as Consul's JSON config
