@@ -12,8 +12,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::backend::BackendKind;
-
 /// Offline conformance harness for clients of Consul's aws-iam auth method.
 #[derive(Debug, Parser)]
 #[command(name = "iamconform", version, about, long_about = None)]
@@ -133,6 +131,3 @@ pub(crate) fn fixtures_dir() -> PathBuf {
     }
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures"))
 }
-
-#[allow(dead_code)]
-fn _backend_kind_is_used(_: BackendKind) {}
