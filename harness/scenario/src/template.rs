@@ -30,11 +30,16 @@ requires: []
 #   accounts:
 #     "123456789012":
 #       roles:
-#         - name: api-task
+#         - name: billing-task
 #           path: /consul-ecs/
-#           tags: { consul.hashicorp.com.service-name: api }
+#           tags: { consul.hashicorp.com.service-name: billing }
 #           allow: [iam:GetRole]
-#           sessions: [{ name: task-1 }]
+#           sessions:
+#             - name: task-1
+#               access_key_id: ASIAEXAMPLEBILLING01
+#               secret_access_key: "bXlGYWtlU2VjcmV0S2V5Rm9yQmlsbGluZ1Rhc2sx"
+#               session_token: "IQoJb3JpZ2luX2VjEFAKEbillingSessionTokenExample"
+#               expires: 2099-01-01T00:00:00Z
 
 # Consul state created before the first step, in Consul's own JSON field names.
 consul:
