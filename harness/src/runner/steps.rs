@@ -257,6 +257,11 @@ struct Ran {
     timed_out: bool,
 }
 
+/// Port 9 (discard) on loopback: nothing listens there, so proxied connections are refused.
+const BLACKHOLE_PROXY: &str = "http://127.0.0.1:9";
+/// Hosts clients reach without the proxy.
+const LOOPBACK_HOSTS: &str = "127.0.0.1,localhost,::1";
+
 fn base_env(ctx: &Ctx) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     if let Ok(path) = std::env::var("PATH") {
@@ -275,8 +280,19 @@ fn base_env(ctx: &Ctx) -> BTreeMap<String, String> {
         home.join("no-aws-credentials").display().to_string(),
     );
     env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
-    env.insert("NO_PROXY".into(), "*".into());
-    env.insert("no_proxy".into(), "*".into());
+    // A client that would reach past loopback (e.g. a real `consul login` calling AWS itself)
+    // is sent to a proxy address where nothing listens, so it fails fast instead of leaving
+    // the machine; loopback (the emulators, the tap) is reached directly.
+    for (name, value) in [
+        ("HTTPS_PROXY", BLACKHOLE_PROXY),
+        ("https_proxy", BLACKHOLE_PROXY),
+        ("HTTP_PROXY", BLACKHOLE_PROXY),
+        ("http_proxy", BLACKHOLE_PROXY),
+        ("NO_PROXY", LOOPBACK_HOSTS),
+        ("no_proxy", LOOPBACK_HOSTS),
+    ] {
+        env.insert(name.into(), value.into());
+    }
     // Every AWS host the client might call goes to this scenario's emulator.
     env.insert("IAMCONFORM_AWS_ENDPOINT".into(), ctx.aws.base_url());
     for (k, v) in std::env::vars() {
