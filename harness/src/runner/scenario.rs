@@ -452,7 +452,7 @@ fn substitute(value: &serde_json::Value, aws_url: &str) -> serde_json::Value {
 }
 
 /// Points an aws-iam auth method at the AWS emulator when it names no endpoints itself.
-fn inject_endpoints(method: &mut serde_json::Value, aws_url: &str) {
+pub(super) fn inject_endpoints(method: &mut serde_json::Value, aws_url: &str) {
     if method.get("Type").and_then(|t| t.as_str()) != Some("aws-iam") {
         return;
     }

@@ -17,7 +17,7 @@ use iamconform_secret::Secret;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-use super::scenario::{Ctx, Saved, StepResult};
+use super::scenario::{Ctx, Saved, StepResult, inject_endpoints};
 use crate::client::{TokenFrom, render_arg, render_group};
 
 /// Every way `actual` falls short of `expected` (the shared rule of `token`, `json` and
@@ -917,7 +917,7 @@ async fn api(ctx: &mut Ctx, call: &ApiCall, expect: &ApiExpect) -> StepResult {
     let body = call.body.as_ref().map(|b| {
         let mut b = b.clone();
         if call.path.starts_with("/v1/acl/auth-method") && ctx.consul.inject_endpoints {
-            inject(&mut b, &ctx.aws.base_url());
+            inject_endpoints(&mut b, &ctx.aws.base_url());
         }
         b
     });
@@ -964,18 +964,6 @@ async fn api(ctx: &mut Ctx, call: &ApiCall, expect: &ApiExpect) -> StepResult {
         }
     }
     result
-}
-
-fn inject(body: &mut Value, aws_url: &str) {
-    if body.get("Type").and_then(|t| t.as_str()) != Some("aws-iam") {
-        return;
-    }
-    if let Some(c) = body.get_mut("Config").and_then(|c| c.as_object_mut()) {
-        for key in ["STSEndpoint", "IAMEndpoint"] {
-            c.entry(key)
-                .or_insert_with(|| Value::String(aws_url.to_string()));
-        }
-    }
 }
 
 async fn replay(ctx: &mut Ctx, replay: &Replay, expect: &ClientExpect) -> StepResult {
