@@ -1,0 +1,153 @@
+//! A request body with a deadline for the whole body, so a client that trickles bytes
+//! cannot hold a handler (and its connection) forever.
+//!
+//! A per-frame idle timeout (tower-http's `RequestBodyTimeoutLayer`) is not enough: a client
+//! sending one byte just inside every interval would never trip it. The deadline here starts
+//! when the request head has arrived and covers every frame after it.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::body::{Body, Bytes, Frame, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+/// The error a [`DeadlineBody`] yields once its deadline has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTimeout;
+
+impl fmt::Display for BodyTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("request body not received before the body read deadline")
+    }
+}
+
+impl StdError for BodyTimeout {}
+
+/// Whether a request's body ran out of time; shared between the body and the code that
+/// answers for the connection, which turns the handler's reply into a `408`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TimedOut(Arc<AtomicBool>);
+
+impl TimedOut {
+    pub(crate) fn get(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// `inner` until `deadline`, then one [`BodyTimeout`] error and nothing more.
+pub(crate) struct DeadlineBody<B> {
+    inner: B,
+    // Boxed so the body stays `Unpin` without a pin projection.
+    deadline: Pin<Box<Sleep>>,
+    timed_out: TimedOut,
+    done: bool,
+}
+
+impl<B> DeadlineBody<B> {
+    pub(crate) fn new(inner: B, timeout: Duration, timed_out: TimedOut) -> Self {
+        // A timeout too large for the clock means "no deadline" in practice.
+        let deadline = Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
+        Self {
+            inner,
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            timed_out,
+            done: false,
+        }
+    }
+}
+
+impl<B> Body for DeadlineBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
+    type Data = Bytes;
+    type Error = Box<dyn StdError + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        // The deadline is checked first: a client that keeps bytes flowing must still finish
+        // in time, so data being ready is no excuse.
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.done = true;
+            this.timed_out.set();
+            return Poll::Ready(Some(Err(Box::new(BodyTimeout))));
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(None) => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(frame)) => Poll::Ready(Some(frame.map_err(Into::into))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::{BodyExt, Full};
+
+    use super::*;
+
+    /// A body that never yields a frame and never ends: a client that went silent.
+    struct Silent;
+
+    impl Body for Silent {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_arrives_in_time_is_passed_through() {
+        let flag = TimedOut::default();
+        let body = DeadlineBody::new(
+            Full::new(Bytes::from_static(b"abc")),
+            Duration::from_secs(60),
+            flag.clone(),
+        );
+        let bytes = body.collect().await.unwrap().to_bytes();
+        assert_eq!(bytes, Bytes::from_static(b"abc"));
+        assert!(!flag.get());
+    }
+
+    #[tokio::test]
+    async fn a_body_that_never_ends_fails_at_the_deadline() {
+        let flag = TimedOut::default();
+        let body = DeadlineBody::new(Silent, Duration::from_millis(50), flag.clone());
+        let err = body.collect().await.err().unwrap();
+        assert!(err.downcast_ref::<BodyTimeout>().is_some());
+        assert!(flag.get());
+    }
+}
