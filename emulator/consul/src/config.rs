@@ -8,6 +8,8 @@ use iamconform_secret::Secret;
 use crate::audit::AuditLog;
 use crate::authmethod::aws_iam;
 use crate::clock::Clock;
+use crate::error::ConsulError;
+use crate::persist::PersistError;
 use crate::store::{Store, StoreOptions};
 
 /// Configuration of one embedded Consul.
@@ -29,6 +31,9 @@ pub struct ConsulConfig {
     pub reject_uppercase_bind_vars: bool,
     /// The emulator's clock (shared with the harness so it can shift time).
     pub clock: Clock,
+    /// Keep the ACL state in this directory (`state.json`): restored on start, saved before
+    /// every write is acknowledged. `None` = memory only.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for ConsulConfig {
@@ -41,6 +46,7 @@ impl Default for ConsulConfig {
             audit: None,
             reject_uppercase_bind_vars: false,
             clock: Clock::new(),
+            state_dir: None,
         }
     }
 }
@@ -64,6 +70,12 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The state directory could not be opened, or its file not restored or saved.
+    #[error(transparent)]
+    State(#[from] PersistError),
+    /// The initial management token could not be saved.
+    #[error("cannot create the initial management token: {0}")]
+    InitialManagement(ConsulError),
     /// The listener could not be bound.
     #[error("cannot bind {addr}: {source}")]
     Bind {
@@ -87,20 +99,28 @@ pub struct ConsulState {
 }
 
 impl ConsulState {
-    /// Builds the state: a fresh store (bootstrapped when an initial management token is
-    /// configured) and, in enterprise mode, the audit log.
+    /// Builds the state: the store (fresh, or restored from [`ConsulConfig::state_dir`]),
+    /// bootstrapped with the initial management token when one is configured, and, in
+    /// enterprise mode, the audit log.
+    ///
+    /// With a restored store the initial management token is created only when no token has
+    /// its SecretID (as Consul's leader does on every start), so restarting with the same
+    /// token neither duplicates nor replaces anything.
     pub fn new(config: ConsulConfig) -> Result<Self, StartError> {
-        let store = Store::new(
-            StoreOptions {
-                enterprise: config.enterprise,
-                datacenter: config.datacenter.clone(),
-                outbound: config.outbound.clone(),
-                reject_uppercase_bind_vars: config.reject_uppercase_bind_vars,
-            },
-            config.clock.clone(),
-        );
+        let opts = StoreOptions {
+            enterprise: config.enterprise,
+            datacenter: config.datacenter.clone(),
+            outbound: config.outbound.clone(),
+            reject_uppercase_bind_vars: config.reject_uppercase_bind_vars,
+        };
+        let store = match &config.state_dir {
+            Some(dir) => Store::open(opts, config.clock.clone(), dir)?,
+            None => Store::new(opts, config.clock.clone()),
+        };
         if let Some(secret) = &config.initial_management_token {
-            store.set_initial_management(secret.clone());
+            store
+                .set_initial_management(secret.clone())
+                .map_err(StartError::InitialManagement)?;
         }
         let audit = match (&config.audit, config.enterprise) {
             (Some(a), true) => Some(Arc::new(AuditLog::open(&a.path).map_err(|source| {

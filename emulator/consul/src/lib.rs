@@ -12,6 +12,8 @@
 //! Main types: [`ConsulConfig`] → [`ConsulState`] (store + clock + audit) → [`router`]
 //! (an axum `Router`, testable without a socket) or [`RunningConsul`] (bound to loopback).
 //! [`Setup`] presets create objects through the same validation as the API.
+//! With [`ConsulConfig::state_dir`] the ACL state is durable: every acknowledged write is on
+//! disk before its response is sent, and a restart restores it ([`persist`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,6 +43,7 @@ pub mod config;
 pub mod error;
 mod gojson;
 pub mod http;
+pub mod persist;
 pub mod server;
 pub mod setup;
 pub mod store;
@@ -50,5 +53,6 @@ pub use config::{AuditConfig, ConsulConfig, ConsulState, StartError};
 pub use error::ConsulError;
 pub use gojson::{format_duration, parse_duration};
 pub use http::router;
+pub use persist::{PersistError, StateDir};
 pub use server::RunningConsul;
 pub use setup::{Setup, SetupError};

@@ -9,6 +9,7 @@
 //! token atomically.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine;
@@ -22,8 +23,10 @@ use crate::binder::{self, BindOptions, BindTargets, Bindings};
 use crate::clock::Clock;
 use crate::error::{ANONYMOUS_TOKEN_ID, ConsulError};
 use crate::gojson::{self, go_quote};
+use crate::persist::{PersistError, PersistErrorKind, StateDir};
 
 pub mod acl;
+pub mod snapshot;
 pub mod types;
 pub mod validate;
 
@@ -97,16 +100,19 @@ pub struct StoreOptions {
     pub reject_uppercase_bind_vars: bool,
 }
 
+#[derive(Clone)]
 struct MethodEntry {
     method: AuthMethod,
     config: Arc<aws_iam::AwsIamConfig>,
     validator: Arc<aws_iam::Validator>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Tables {
     index: u64,
     bootstrap_index: Option<u64>,
+    /// AccessorID of the token `set_initial_management` created last.
+    initial_management: Option<String>,
     policies: BTreeMap<String, Policy>,
     roles: BTreeMap<String, Role>,
     tokens: BTreeMap<String, Token>,
@@ -121,12 +127,17 @@ pub struct Store {
     tables: Mutex<Tables>,
     clock: Clock,
     opts: StoreOptions,
+    /// Where every acknowledged write is saved before it is acknowledged (`None` = memory only).
+    state: Option<StateDir>,
+    /// Whether the tables came from the state directory.
+    restored: bool,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("opts", &self.opts)
+            .field("state", &self.state.as_ref().map(StateDir::path))
             .finish_non_exhaustive()
     }
 }
@@ -175,73 +186,179 @@ fn dur(d: Duration) -> String {
 }
 
 impl Store {
-    /// A fresh store with the built-in policy and the anonymous token.
+    /// A fresh in-memory store with the built-in policy and the anonymous token.
     pub fn new(opts: StoreOptions, clock: Clock) -> Self {
-        let mut t = Tables::default();
-        let idx = {
-            t.index += 1;
-            t.index
-        };
-        t.policies.insert(
-            GLOBAL_MANAGEMENT_ID.to_string(),
-            Policy {
-                id: GLOBAL_MANAGEMENT_ID.to_string(),
-                name: GLOBAL_MANAGEMENT_NAME.to_string(),
-                description: "Builtin Policy that grants unlimited access".to_string(),
-                rules: GLOBAL_MANAGEMENT_RULES.to_string(),
-                datacenters: Vec::new(),
-                hash: hash_parts(&[GLOBAL_MANAGEMENT_NAME, GLOBAL_MANAGEMENT_RULES]),
-                create_index: idx,
-                modify_index: idx,
-                ent: EntMeta::default(),
-            },
-        );
-        let now = clock.now();
-        t.tokens.insert(
-            ANONYMOUS_TOKEN_ID.to_string(),
-            Token {
-                accessor_id: ANONYMOUS_TOKEN_ID.to_string(),
-                secret_id: Secret::new("anonymous".to_string()),
-                description: "Anonymous Token".to_string(),
-                policies: Vec::new(),
-                roles: Vec::new(),
-                service_identities: Vec::new(),
-                node_identities: Vec::new(),
-                templated_policies: Vec::new(),
-                local: false,
-                auth_method: String::new(),
-                auth_method_namespace: String::new(),
-                expiration_time: None,
-                create_time: now,
-                hash: hash_parts(&["Anonymous Token"]),
-                create_index: idx,
-                modify_index: idx,
-                ent: EntMeta::default(),
-            },
-        );
-        t.namespaces.insert(
-            DEFAULT.to_string(),
-            Namespace {
-                name: DEFAULT.to_string(),
-                description: "Builtin Default Namespace".to_string(),
-                meta: BTreeMap::new(),
-                acls: None,
-                partition: DEFAULT.to_string(),
-                create_index: idx,
-                modify_index: idx,
-            },
-        );
-        t.partitions.insert(
-            DEFAULT.to_string(),
-            ("Builtin Default Partition".to_string(), idx, idx),
-        );
+        let tables = fresh_tables(&clock);
         Self {
-            tables: Mutex::new(t),
+            tables: Mutex::new(tables),
             clock,
             opts,
+            state: None,
+            restored: false,
         }
     }
 
+    /// A durable store kept in `dir` (see `crate::persist` and docs/reliability.md).
+    ///
+    /// When `dir` holds a state file, the tables are restored from it (validators rebuilt);
+    /// otherwise the store starts fresh and its first state is saved at once, so an unusable
+    /// directory is reported here rather than on the first write. A file that cannot be
+    /// restored is an error: the store never starts empty over existing state.
+    pub fn open(opts: StoreOptions, clock: Clock, dir: &Path) -> Result<Self, PersistError> {
+        let state = StateDir::open(dir)?;
+        let (tables, restored) = match state.load()? {
+            Some(bytes) => {
+                let tables = snapshot::restore(&bytes, &opts).map_err(|e| PersistError {
+                    path: state.path().to_path_buf(),
+                    kind: PersistErrorKind::Restore(e),
+                })?;
+                (tables, true)
+            }
+            None => {
+                let tables = fresh_tables(&clock);
+                let bytes = snapshot::render(&tables, &opts).map_err(|e| PersistError {
+                    path: state.path().to_path_buf(),
+                    kind: PersistErrorKind::Render(e.to_string()),
+                })?;
+                state.save(&bytes)?;
+                (tables, false)
+            }
+        };
+        Ok(Self {
+            tables: Mutex::new(tables),
+            clock,
+            opts,
+            state: Some(state),
+            restored,
+        })
+    }
+
+    /// Whether the tables were restored from a state file (not a first start).
+    pub fn restored(&self) -> bool {
+        self.restored
+    }
+
+    /// The state file, for a durable store.
+    pub fn state_file(&self) -> Option<&Path> {
+        self.state.as_ref().map(StateDir::path)
+    }
+
+    /// Runs one write under the table lock. For a durable store a write that bumped the
+    /// index is saved before this returns, still under the lock (so saves follow index
+    /// order); when saving fails the tables are rolled back to the last saved state and the
+    /// write fails with a 500, so memory never holds what the file does not. A write that
+    /// fails its own checks leaves nothing behind either.
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&mut Tables) -> Result<R, ConsulError>,
+    ) -> Result<R, ConsulError> {
+        let mut t = self.lock();
+        let Some(state) = &self.state else {
+            return f(&mut t);
+        };
+        let before = t.index;
+        // The rollback copy: O(state) like the snapshot itself, and far cheaper than the fsync.
+        let backup = t.clone();
+        let out = f(&mut t);
+        if t.index == before {
+            return out;
+        }
+        let value = match out {
+            Ok(v) => v,
+            Err(e) => {
+                *t = backup;
+                return Err(e);
+            }
+        };
+        let saved = snapshot::render(&t, &self.opts)
+            .map_err(|e| PersistError {
+                path: state.path().to_path_buf(),
+                kind: PersistErrorKind::Render(e.to_string()),
+            })
+            .and_then(|bytes| state.save(&bytes));
+        match saved {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                *t = backup;
+                tracing::error!(error = %e, "a write was refused because the state could not be saved");
+                Err(ConsulError::plain(format!(
+                    "iamconform: the change was not applied because the ACL state could not be saved: {e}"
+                )))
+            }
+        }
+    }
+
+    /// The SecretID of the token `set_initial_management` created last, while it exists.
+    pub fn initial_management_secret(&self) -> Option<Secret<String>> {
+        let t = self.lock();
+        let accessor = t.initial_management.as_ref()?;
+        t.tokens.get(accessor).map(|x| x.secret_id.clone())
+    }
+}
+
+fn fresh_tables(clock: &Clock) -> Tables {
+    let mut t = Tables::default();
+    let idx = {
+        t.index += 1;
+        t.index
+    };
+    t.policies.insert(
+        GLOBAL_MANAGEMENT_ID.to_string(),
+        Policy {
+            id: GLOBAL_MANAGEMENT_ID.to_string(),
+            name: GLOBAL_MANAGEMENT_NAME.to_string(),
+            description: "Builtin Policy that grants unlimited access".to_string(),
+            rules: GLOBAL_MANAGEMENT_RULES.to_string(),
+            datacenters: Vec::new(),
+            hash: hash_parts(&[GLOBAL_MANAGEMENT_NAME, GLOBAL_MANAGEMENT_RULES]),
+            create_index: idx,
+            modify_index: idx,
+            ent: EntMeta::default(),
+        },
+    );
+    let now = clock.now();
+    t.tokens.insert(
+        ANONYMOUS_TOKEN_ID.to_string(),
+        Token {
+            accessor_id: ANONYMOUS_TOKEN_ID.to_string(),
+            secret_id: Secret::new("anonymous".to_string()),
+            description: "Anonymous Token".to_string(),
+            policies: Vec::new(),
+            roles: Vec::new(),
+            service_identities: Vec::new(),
+            node_identities: Vec::new(),
+            templated_policies: Vec::new(),
+            local: false,
+            auth_method: String::new(),
+            auth_method_namespace: String::new(),
+            expiration_time: None,
+            create_time: now,
+            hash: hash_parts(&["Anonymous Token"]),
+            create_index: idx,
+            modify_index: idx,
+            ent: EntMeta::default(),
+        },
+    );
+    t.namespaces.insert(
+        DEFAULT.to_string(),
+        Namespace {
+            name: DEFAULT.to_string(),
+            description: "Builtin Default Namespace".to_string(),
+            meta: BTreeMap::new(),
+            acls: None,
+            partition: DEFAULT.to_string(),
+            create_index: idx,
+            modify_index: idx,
+        },
+    );
+    t.partitions.insert(
+        DEFAULT.to_string(),
+        ("Builtin Default Partition".to_string(), idx, idx),
+    );
+    t
+}
+
+impl Store {
     /// The store's options.
     pub fn options(&self) -> &StoreOptions {
         &self.opts
@@ -397,34 +514,39 @@ impl Store {
         &self,
         bootstrap_secret: Option<Secret<String>>,
     ) -> Result<Value, ConsulError> {
-        let mut t = self.lock();
-        if let Some(reset) = t.bootstrap_index {
-            return Err(ConsulError::permission_denied_cause(format!(
-                "ACL bootstrap no longer allowed (reset index: {reset})"
-            )));
-        }
-        let secret = bootstrap_secret
-            .filter(|s| !s.expose().is_empty())
-            .unwrap_or_else(|| Secret::new(new_uuid()));
-        let tok =
-            self.insert_management_token(&mut t, secret, "Bootstrap Token (Global Management)");
-        let token_json = self.render_token(&t, &tok, true);
-        let mut out = serde_json::Map::new();
-        out.insert("ID".into(), Value::String(tok.secret_id.expose().clone()));
-        if let Value::Object(m) = token_json {
-            out.extend(m);
-        }
-        Ok(Value::Object(out))
+        self.write(|t| {
+            if let Some(reset) = t.bootstrap_index {
+                return Err(ConsulError::permission_denied_cause(format!(
+                    "ACL bootstrap no longer allowed (reset index: {reset})"
+                )));
+            }
+            let secret = bootstrap_secret
+                .filter(|s| !s.expose().is_empty())
+                .unwrap_or_else(|| Secret::new(new_uuid()));
+            let tok =
+                self.insert_management_token(t, secret, "Bootstrap Token (Global Management)");
+            let token_json = self.render_token(t, &tok, true);
+            let mut out = serde_json::Map::new();
+            out.insert("ID".into(), Value::String(tok.secret_id.expose().clone()));
+            if let Value::Object(m) = token_json {
+                out.extend(m);
+            }
+            Ok(Value::Object(out))
+        })
     }
 
     /// Creates the initial management token (`acl.tokens.initial_management`), which also
-    /// ends the bootstrap window.
-    pub fn set_initial_management(&self, secret: Secret<String>) {
-        let mut t = self.lock();
-        if find_by_secret(&t, secret.expose()).is_some() {
-            return;
-        }
-        self.insert_management_token(&mut t, secret, "Initial Management Token");
+    /// ends the bootstrap window. Like Consul's leader on every start, it does nothing when a
+    /// token with this SecretID exists. Fails only when a durable store cannot save.
+    pub fn set_initial_management(&self, secret: Secret<String>) -> Result<(), ConsulError> {
+        self.write(|t| {
+            if find_by_secret(t, secret.expose()).is_some() {
+                return Ok(());
+            }
+            let tok = self.insert_management_token(t, secret, "Initial Management Token");
+            t.initial_management = Some(tok.accessor_id);
+            Ok(())
+        })
     }
 
     fn insert_management_token(
@@ -467,11 +589,11 @@ impl Store {
         scope: &Scope,
         input: PolicyInput,
     ) -> Result<Value, ConsulError> {
-        let mut t = self.lock();
+        self.write(|t| {
         // Step 1: acl:write.
-        let authz = self.authorize(&t, caller, Resource::Acl, Level::Write)?;
+        let authz = self.authorize(t, caller, Resource::Acl, Level::Write)?;
         let ent = self.scope_ent(
-            &t,
+            t,
             &merge_scope(scope, input.namespace.as_ref(), input.partition.as_ref()),
             &authz,
         )?;
@@ -535,7 +657,7 @@ impl Store {
         };
         // Step 4: rules.
         acl::parse_rules(&input.rules).map_err(ConsulError::plain)?;
-        let idx = next_index(&mut t);
+        let idx = next_index(t);
         let dcs = input.datacenters.join(",");
         let policy = Policy {
             hash: hash_parts(&[&input.name, &input.description, &input.rules, &dcs]),
@@ -550,6 +672,7 @@ impl Store {
         };
         t.policies.insert(id, policy.clone());
         Ok(self.render_policy(&policy))
+        })
     }
 
     /// `GET /v1/acl/policy/:id`, `GET /v1/acl/policy/name/:name`.
@@ -576,19 +699,20 @@ impl Store {
 
     /// `DELETE /v1/acl/policy/:id`.
     pub fn policy_delete(&self, caller: &Caller, id: &str) -> Result<(), ConsulError> {
-        let mut t = self.lock();
-        self.authorize(&t, caller, Resource::Acl, Level::Write)?;
-        if !t.policies.contains_key(id) {
-            return Ok(());
-        }
-        if id == GLOBAL_MANAGEMENT_ID {
-            return Err(ConsulError::plain(
-                "Delete operation not permitted on the builtin global-management policy",
-            ));
-        }
-        next_index(&mut t);
-        t.policies.remove(id);
-        Ok(())
+        self.write(|t| {
+            self.authorize(t, caller, Resource::Acl, Level::Write)?;
+            if !t.policies.contains_key(id) {
+                return Ok(());
+            }
+            if id == GLOBAL_MANAGEMENT_ID {
+                return Err(ConsulError::plain(
+                    "Delete operation not permitted on the builtin global-management policy",
+                ));
+            }
+            next_index(t);
+            t.policies.remove(id);
+            Ok(())
+        })
     }
 
     /// `GET /v1/acl/policies` (stubs).
@@ -643,10 +767,10 @@ impl Store {
         scope: &Scope,
         input: RoleInput,
     ) -> Result<Value, ConsulError> {
-        let mut t = self.lock();
-        let authz = self.authorize(&t, caller, Resource::Acl, Level::Write)?;
+        self.write(|t| {
+        let authz = self.authorize(t, caller, Resource::Acl, Level::Write)?;
         let ent = self.scope_ent(
-            &t,
+            t,
             &merge_scope(scope, input.namespace.as_ref(), input.partition.as_ref()),
             &authz,
         )?;
@@ -686,7 +810,7 @@ impl Store {
             }
             Some(existing)
         };
-        let policies = normalize_policy_links(&t, &input.policies, &ent.namespace)?;
+        let policies = normalize_policy_links(t, &input.policies, &ent.namespace)?;
         for s in &input.service_identities {
             if s.service_name.is_empty() {
                 return Err(ConsulError::plain(
@@ -718,7 +842,7 @@ impl Store {
             }
         }
         check_templated_policies(&input.templated_policies)?;
-        let idx = next_index(&mut t);
+        let idx = next_index(t);
         let id = existing.as_ref().map_or_else(new_uuid, |r| r.id.clone());
         let role = Role {
             hash: hash_parts(&[
@@ -740,7 +864,8 @@ impl Store {
             ent,
         };
         t.roles.insert(id, role.clone());
-        Ok(self.render_role(&t, &role))
+        Ok(self.render_role(t, &role))
+        })
     }
 
     /// `GET /v1/acl/role/:id`, `GET /v1/acl/role/name/:name`.
@@ -767,12 +892,13 @@ impl Store {
 
     /// `DELETE /v1/acl/role/:id`.
     pub fn role_delete(&self, caller: &Caller, id: &str) -> Result<(), ConsulError> {
-        let mut t = self.lock();
-        self.authorize(&t, caller, Resource::Acl, Level::Write)?;
-        if t.roles.remove(id).is_some() {
-            next_index(&mut t);
-        }
-        Ok(())
+        self.write(|t| {
+            self.authorize(t, caller, Resource::Acl, Level::Write)?;
+            if t.roles.remove(id).is_some() {
+                next_index(t);
+            }
+            Ok(())
+        })
     }
 
     /// `GET /v1/acl/roles?policy=`.
@@ -830,113 +956,115 @@ impl Store {
         scope: &Scope,
         input: TokenInput,
     ) -> Result<Value, ConsulError> {
-        let mut t = self.lock();
-        let authz = self.authorize(&t, caller, Resource::Acl, Level::Write)?;
-        let ent = self.scope_ent(
-            &t,
-            &merge_scope(scope, input.namespace.as_ref(), input.partition.as_ref()),
-            &authz,
-        )?;
-        // Step 1: AccessorID.
-        let accessor_id = if input.accessor_id.is_empty() {
-            new_uuid()
-        } else {
-            check_token_id(&input.accessor_id)
-                .map_err(|e| ConsulError::plain(format!("Invalid Token: AccessorID - {e}")))?;
-            if id_in_use(&t, &input.accessor_id) {
-                return Err(ConsulError::plain(
-                    "Invalid Token: AccessorID is already in use",
-                ));
-            }
-            input.accessor_id.clone()
-        };
-        // Step 2: SecretID.
-        let secret = match input
-            .secret_id
-            .as_ref()
-            .map(|s| s.0.expose().as_str())
-            .filter(|s| !s.is_empty())
-        {
-            None => new_uuid(),
-            Some(s) => {
-                check_token_id(s)
-                    .map_err(|e| ConsulError::plain(format!("Invalid Token: SecretID - {e}")))?;
-                if id_in_use(&t, s) {
+        self.write(|t| {
+            let authz = self.authorize(t, caller, Resource::Acl, Level::Write)?;
+            let ent = self.scope_ent(
+                t,
+                &merge_scope(scope, input.namespace.as_ref(), input.partition.as_ref()),
+                &authz,
+            )?;
+            // Step 1: AccessorID.
+            let accessor_id = if input.accessor_id.is_empty() {
+                new_uuid()
+            } else {
+                check_token_id(&input.accessor_id)
+                    .map_err(|e| ConsulError::plain(format!("Invalid Token: AccessorID - {e}")))?;
+                if id_in_use(t, &input.accessor_id) {
                     return Err(ConsulError::plain(
-                        "Invalid Token: SecretID is already in use",
+                        "Invalid Token: AccessorID is already in use",
                     ));
                 }
-                s.to_string()
+                input.accessor_id.clone()
+            };
+            // Step 2: SecretID.
+            let secret = match input
+                .secret_id
+                .as_ref()
+                .map(|s| s.0.expose().as_str())
+                .filter(|s| !s.is_empty())
+            {
+                None => new_uuid(),
+                Some(s) => {
+                    check_token_id(s).map_err(|e| {
+                        ConsulError::plain(format!("Invalid Token: SecretID - {e}"))
+                    })?;
+                    if id_in_use(t, s) {
+                        return Err(ConsulError::plain(
+                            "Invalid Token: SecretID is already in use",
+                        ));
+                    }
+                    s.to_string()
+                }
+            };
+            // Step 3: expiry.
+            let create_time = self.clock.now();
+            let mut expiration_time = input.expiration_time;
+            if input.expiration_ttl < 0 {
+                return Err(ConsulError::plain(format!(
+                    "Token Expiration TTL '{}' should be > 0",
+                    gojson::format_duration(input.expiration_ttl)
+                )));
+            } else if input.expiration_ttl > 0 {
+                if expiration_time.is_some() {
+                    return Err(ConsulError::plain(
+                        "Token Expiration TTL and Expiration Time cannot both be set",
+                    ));
+                }
+                expiration_time = Some(create_time + Duration::nanoseconds(input.expiration_ttl));
             }
-        };
-        // Step 3: expiry.
-        let create_time = self.clock.now();
-        let mut expiration_time = input.expiration_time;
-        if input.expiration_ttl < 0 {
-            return Err(ConsulError::plain(format!(
-                "Token Expiration TTL '{}' should be > 0",
-                gojson::format_duration(input.expiration_ttl)
-            )));
-        } else if input.expiration_ttl > 0 {
-            if expiration_time.is_some() {
+            if let Some(exp) = expiration_time {
+                if exp < create_time {
+                    return Err(ConsulError::plain(
+                        "ExpirationTime cannot be before CreateTime",
+                    ));
+                }
+                let expires_in = exp - create_time;
+                if expires_in > MAX_TTL {
+                    return Err(ConsulError::plain(format!(
+                        "ExpirationTime cannot be more than {} in the future (was {})",
+                        dur(MAX_TTL),
+                        dur(expires_in)
+                    )));
+                }
+                if expires_in < MIN_TTL {
+                    return Err(ConsulError::plain(format!(
+                        "ExpirationTime cannot be less than {} in the future (was {})",
+                        dur(MIN_TTL),
+                        dur(expires_in)
+                    )));
+                }
+            }
+            // Step 4: only logins may set AuthMethod.
+            if !input.auth_method.is_empty() {
                 return Err(ConsulError::plain(
-                    "Token Expiration TTL and Expiration Time cannot both be set",
+                    "AuthMethod field is disallowed outside of login",
                 ));
             }
-            expiration_time = Some(create_time + Duration::nanoseconds(input.expiration_ttl));
-        }
-        if let Some(exp) = expiration_time {
-            if exp < create_time {
-                return Err(ConsulError::plain(
-                    "ExpirationTime cannot be before CreateTime",
-                ));
-            }
-            let expires_in = exp - create_time;
-            if expires_in > MAX_TTL {
-                return Err(ConsulError::plain(format!(
-                    "ExpirationTime cannot be more than {} in the future (was {})",
-                    dur(MAX_TTL),
-                    dur(expires_in)
-                )));
-            }
-            if expires_in < MIN_TTL {
-                return Err(ConsulError::plain(format!(
-                    "ExpirationTime cannot be less than {} in the future (was {})",
-                    dur(MIN_TTL),
-                    dur(expires_in)
-                )));
-            }
-        }
-        // Step 4: only logins may set AuthMethod.
-        if !input.auth_method.is_empty() {
-            return Err(ConsulError::plain(
-                "AuthMethod field is disallowed outside of login",
-            ));
-        }
-        // Step 5: links and identities (TokenWriter.write).
-        let spec = self.normalize_token_spec(&t, &input, &ent.namespace)?;
-        let idx = next_index(&mut t);
-        let tok = Token {
-            hash: token_hash(&input.description, input.local, &spec),
-            accessor_id: accessor_id.clone(),
-            secret_id: Secret::new(secret),
-            description: input.description,
-            policies: spec.policies,
-            roles: spec.roles,
-            service_identities: spec.service_identities,
-            node_identities: spec.node_identities,
-            templated_policies: spec.templated_policies,
-            local: input.local,
-            auth_method: String::new(),
-            auth_method_namespace: String::new(),
-            expiration_time,
-            create_time,
-            create_index: idx,
-            modify_index: idx,
-            ent,
-        };
-        t.tokens.insert(accessor_id, tok.clone());
-        Ok(self.render_token(&t, &tok, true))
+            // Step 5: links and identities (TokenWriter.write).
+            let spec = self.normalize_token_spec(t, &input, &ent.namespace)?;
+            let idx = next_index(t);
+            let tok = Token {
+                hash: token_hash(&input.description, input.local, &spec),
+                accessor_id: accessor_id.clone(),
+                secret_id: Secret::new(secret),
+                description: input.description,
+                policies: spec.policies,
+                roles: spec.roles,
+                service_identities: spec.service_identities,
+                node_identities: spec.node_identities,
+                templated_policies: spec.templated_policies,
+                local: input.local,
+                auth_method: String::new(),
+                auth_method_namespace: String::new(),
+                expiration_time,
+                create_time,
+                create_index: idx,
+                modify_index: idx,
+                ent,
+            };
+            t.tokens.insert(accessor_id, tok.clone());
+            Ok(self.render_token(t, &tok, true))
+        })
     }
 
     /// `PUT /v1/acl/token/:accessor` (Consul `TokenWriter.Update`).
@@ -946,80 +1074,81 @@ impl Store {
         scope: &Scope,
         input: TokenInput,
     ) -> Result<Value, ConsulError> {
-        let mut t = self.lock();
-        let authz = self.authorize(&t, caller, Resource::Acl, Level::Write)?;
-        let ent = self.scope_ent(
-            &t,
-            &merge_scope(scope, input.namespace.as_ref(), input.partition.as_ref()),
-            &authz,
-        )?;
-        let now = self.clock.now();
-        if !validate::is_uuid(&input.accessor_id) {
-            return Err(ConsulError::plain("AccessorID is not a valid UUID"));
-        }
-        let Some(existing) = t
-            .tokens
-            .get(&input.accessor_id)
-            .filter(|x| !x.is_expired(now))
-            .cloned()
-        else {
-            return Err(ConsulError::plain(format!(
-                "Cannot find token {}",
-                go_quote(&input.accessor_id)
-            )));
-        };
-        if let Some(s) = input
-            .secret_id
-            .as_ref()
-            .map(|s| s.0.expose())
-            .filter(|s| !s.is_empty())
-            && !existing.secret_id.ct_eq_bytes(s.as_bytes())
-        {
-            return Err(ConsulError::plain(
-                "Changing a token's SecretID is not permitted",
-            ));
-        }
-        if input.local != existing.local {
-            return Err(ConsulError::plain(format!(
-                "Cannot toggle local mode of {}",
-                input.accessor_id
-            )));
-        }
-        if !input.auth_method.is_empty() && input.auth_method != existing.auth_method {
-            return Err(ConsulError::plain(format!(
-                "Cannot change AuthMethod of {}",
-                input.accessor_id
-            )));
-        }
-        if input.expiration_ttl != 0 {
-            return Err(ConsulError::plain(format!(
-                "Cannot change expiration time of {}",
-                input.accessor_id
-            )));
-        }
-        if let Some(exp) = input.expiration_time
-            && existing.expiration_time != Some(exp)
-        {
-            return Err(ConsulError::plain(format!(
-                "Cannot change expiration time of {}",
-                input.accessor_id
-            )));
-        }
-        let spec = self.normalize_token_spec(&t, &input, &ent.namespace)?;
-        let idx = next_index(&mut t);
-        let tok = Token {
-            hash: token_hash(&input.description, input.local, &spec),
-            description: input.description,
-            policies: spec.policies,
-            roles: spec.roles,
-            service_identities: spec.service_identities,
-            node_identities: spec.node_identities,
-            templated_policies: spec.templated_policies,
-            modify_index: idx,
-            ..existing
-        };
-        t.tokens.insert(tok.accessor_id.clone(), tok.clone());
-        Ok(self.render_token(&t, &tok, true))
+        self.write(|t| {
+            let authz = self.authorize(t, caller, Resource::Acl, Level::Write)?;
+            let ent = self.scope_ent(
+                t,
+                &merge_scope(scope, input.namespace.as_ref(), input.partition.as_ref()),
+                &authz,
+            )?;
+            let now = self.clock.now();
+            if !validate::is_uuid(&input.accessor_id) {
+                return Err(ConsulError::plain("AccessorID is not a valid UUID"));
+            }
+            let Some(existing) = t
+                .tokens
+                .get(&input.accessor_id)
+                .filter(|x| !x.is_expired(now))
+                .cloned()
+            else {
+                return Err(ConsulError::plain(format!(
+                    "Cannot find token {}",
+                    go_quote(&input.accessor_id)
+                )));
+            };
+            if let Some(s) = input
+                .secret_id
+                .as_ref()
+                .map(|s| s.0.expose())
+                .filter(|s| !s.is_empty())
+                && !existing.secret_id.ct_eq_bytes(s.as_bytes())
+            {
+                return Err(ConsulError::plain(
+                    "Changing a token's SecretID is not permitted",
+                ));
+            }
+            if input.local != existing.local {
+                return Err(ConsulError::plain(format!(
+                    "Cannot toggle local mode of {}",
+                    input.accessor_id
+                )));
+            }
+            if !input.auth_method.is_empty() && input.auth_method != existing.auth_method {
+                return Err(ConsulError::plain(format!(
+                    "Cannot change AuthMethod of {}",
+                    input.accessor_id
+                )));
+            }
+            if input.expiration_ttl != 0 {
+                return Err(ConsulError::plain(format!(
+                    "Cannot change expiration time of {}",
+                    input.accessor_id
+                )));
+            }
+            if let Some(exp) = input.expiration_time
+                && existing.expiration_time != Some(exp)
+            {
+                return Err(ConsulError::plain(format!(
+                    "Cannot change expiration time of {}",
+                    input.accessor_id
+                )));
+            }
+            let spec = self.normalize_token_spec(t, &input, &ent.namespace)?;
+            let idx = next_index(t);
+            let tok = Token {
+                hash: token_hash(&input.description, input.local, &spec),
+                description: input.description,
+                policies: spec.policies,
+                roles: spec.roles,
+                service_identities: spec.service_identities,
+                node_identities: spec.node_identities,
+                templated_policies: spec.templated_policies,
+                modify_index: idx,
+                ..existing
+            };
+            t.tokens.insert(tok.accessor_id.clone(), tok.clone());
+            Ok(self.render_token(t, &tok, true))
+        })
     }
 
     fn normalize_token_spec(
@@ -1118,40 +1247,41 @@ impl Store {
         accessor: &str,
         description: &str,
     ) -> Result<Value, ConsulError> {
-        let mut t = self.lock();
-        self.authorize(&t, caller, Resource::Acl, Level::Write)?;
-        let now = self.clock.now();
-        let Some(src) = t
-            .tokens
-            .get(accessor)
-            .filter(|x| !x.is_expired(now))
-            .cloned()
-        else {
-            return Err(ConsulError::AclNotFound(None));
-        };
-        if !src.auth_method.is_empty() {
-            return Err(ConsulError::plain(
-                "Cannot clone a token created from an auth method",
-            ));
-        }
-        let idx = next_index(&mut t);
-        let description = if description.is_empty() {
-            src.description.clone()
-        } else {
-            description.to_string()
-        };
-        let tok = Token {
-            accessor_id: new_uuid(),
-            secret_id: Secret::new(new_uuid()),
-            hash: hash_parts(&[&description, &src.policies.join(","), &src.roles.join(",")]),
-            description,
-            create_time: now,
-            create_index: idx,
-            modify_index: idx,
-            ..src
-        };
-        t.tokens.insert(tok.accessor_id.clone(), tok.clone());
-        Ok(self.render_token(&t, &tok, true))
+        self.write(|t| {
+            self.authorize(t, caller, Resource::Acl, Level::Write)?;
+            let now = self.clock.now();
+            let Some(src) = t
+                .tokens
+                .get(accessor)
+                .filter(|x| !x.is_expired(now))
+                .cloned()
+            else {
+                return Err(ConsulError::AclNotFound(None));
+            };
+            if !src.auth_method.is_empty() {
+                return Err(ConsulError::plain(
+                    "Cannot clone a token created from an auth method",
+                ));
+            }
+            let idx = next_index(t);
+            let description = if description.is_empty() {
+                src.description.clone()
+            } else {
+                description.to_string()
+            };
+            let tok = Token {
+                accessor_id: new_uuid(),
+                secret_id: Secret::new(new_uuid()),
+                hash: hash_parts(&[&description, &src.policies.join(","), &src.roles.join(",")]),
+                description,
+                create_time: now,
+                create_index: idx,
+                modify_index: idx,
+                ..src
+            };
+            t.tokens.insert(tok.accessor_id.clone(), tok.clone());
+            Ok(self.render_token(t, &tok, true))
+        })
     }
 
     /// `GET /v1/acl/token/:accessor`.
@@ -1193,31 +1323,32 @@ impl Store {
 
     /// `DELETE /v1/acl/token/:accessor`.
     pub fn token_delete(&self, caller: &Caller, accessor: &str) -> Result<(), ConsulError> {
-        let mut t = self.lock();
-        self.authorize(&t, caller, Resource::Acl, Level::Write)?;
-        if !validate::is_uuid(accessor) {
-            return Err(ConsulError::plain(
-                "Accessor ID is missing or an invalid UUID",
-            ));
-        }
-        if accessor == ANONYMOUS_TOKEN_ID {
-            return Err(ConsulError::plain(
-                "Delete operation not permitted on the anonymous token",
-            ));
-        }
-        let Some(tok) = t.tokens.get(accessor) else {
-            return Ok(());
-        };
-        if let Caller::Token(Some(s)) = caller
-            && tok.secret_id.ct_eq(s)
-        {
-            return Err(ConsulError::plain(
-                "Deletion of the request's authorization token is not permitted",
-            ));
-        }
-        t.tokens.remove(accessor);
-        next_index(&mut t);
-        Ok(())
+        self.write(|t| {
+            self.authorize(t, caller, Resource::Acl, Level::Write)?;
+            if !validate::is_uuid(accessor) {
+                return Err(ConsulError::plain(
+                    "Accessor ID is missing or an invalid UUID",
+                ));
+            }
+            if accessor == ANONYMOUS_TOKEN_ID {
+                return Err(ConsulError::plain(
+                    "Delete operation not permitted on the anonymous token",
+                ));
+            }
+            let Some(tok) = t.tokens.get(accessor) else {
+                return Ok(());
+            };
+            if let Caller::Token(Some(s)) = caller
+                && tok.secret_id.ct_eq(s)
+            {
+                return Err(ConsulError::plain(
+                    "Deletion of the request's authorization token is not permitted",
+                ));
+            }
+            t.tokens.remove(accessor);
+            next_index(t);
+            Ok(())
+        })
     }
 
     /// `GET /v1/acl/tokens` (stubs; expired tokens are left out).
@@ -1345,11 +1476,11 @@ impl Store {
         scope: &Scope,
         input: AuthMethodInput,
     ) -> Result<Value, ConsulError> {
-        let mut t = self.lock();
+        self.write(|t| {
         // Step 1: acl:write.
-        let authz = self.authorize(&t, caller, Resource::Acl, Level::Write)?;
+        let authz = self.authorize(t, caller, Resource::Acl, Level::Write)?;
         let ent = self.scope_ent(
-            &t,
+            t,
             &merge_scope(scope, input.namespace.as_ref(), input.partition.as_ref()),
             &authz,
         )?;
@@ -1441,7 +1572,7 @@ impl Store {
             }
         }
         let validator = aws_iam::Validator::new(config.clone(), self.opts.outbound.clone());
-        let idx = next_index(&mut t);
+        let idx = next_index(t);
         let method = AuthMethod {
             name: input.name.clone(),
             type_,
@@ -1465,6 +1596,7 @@ impl Store {
             },
         );
         Ok(rendered)
+        })
     }
 
     /// `GET /v1/acl/auth-method/:name`.
@@ -1490,21 +1622,23 @@ impl Store {
         scope: &Scope,
         name: &str,
     ) -> Result<(), ConsulError> {
-        let mut t = self.lock();
-        let authz = self.authorize(&t, caller, Resource::Acl, Level::Write)?;
-        let ent = self.scope_ent(&t, scope, &authz)?;
-        if t.methods
-            .remove(&(ent.namespace.clone(), name.to_string()))
-            .is_none()
-        {
-            return Ok(());
-        }
-        t.rules
-            .retain(|_, r| !(r.auth_method == name && r.ent.namespace == ent.namespace));
-        t.tokens
-            .retain(|_, x| !(x.auth_method == name && x.auth_method_namespace == ent.namespace));
-        next_index(&mut t);
-        Ok(())
+        self.write(|t| {
+            let authz = self.authorize(t, caller, Resource::Acl, Level::Write)?;
+            let ent = self.scope_ent(t, scope, &authz)?;
+            if t.methods
+                .remove(&(ent.namespace.clone(), name.to_string()))
+                .is_none()
+            {
+                return Ok(());
+            }
+            t.rules
+                .retain(|_, r| !(r.auth_method == name && r.ent.namespace == ent.namespace));
+            t.tokens.retain(|_, x| {
+                !(x.auth_method == name && x.auth_method_namespace == ent.namespace)
+            });
+            next_index(t);
+            Ok(())
+        })
     }
 
     /// `GET /v1/acl/auth-methods` (stubs without `Config`).
@@ -1563,105 +1697,108 @@ impl Store {
         scope: &Scope,
         input: BindingRuleInput,
     ) -> Result<Value, ConsulError> {
-        let mut t = self.lock();
-        // Step 1: acl:write.
-        let authz = self.authorize(&t, caller, Resource::Acl, Level::Write)?;
-        let ent = self.scope_ent(
-            &t,
-            &merge_scope(scope, input.namespace.as_ref(), input.partition.as_ref()),
-            &authz,
-        )?;
-        let mut rule_auth_method = input.auth_method.clone();
-        // Step 2: ID.
-        let existing = if input.id.is_empty() {
-            None
-        } else {
-            if !validate::is_uuid(&input.id) {
-                return Err(ConsulError::plain("Binding Rule ID invalid UUID"));
-            }
-            let Some(existing) = t.rules.get(&input.id).cloned() else {
-                return Err(ConsulError::plain(format!(
-                    "cannot find binding rule {}",
-                    input.id
-                )));
+        self.write(|t| {
+            // Step 1: acl:write.
+            let authz = self.authorize(t, caller, Resource::Acl, Level::Write)?;
+            let ent = self.scope_ent(
+                t,
+                &merge_scope(scope, input.namespace.as_ref(), input.partition.as_ref()),
+                &authz,
+            )?;
+            let mut rule_auth_method = input.auth_method.clone();
+            // Step 2: ID.
+            let existing = if input.id.is_empty() {
+                None
+            } else {
+                if !validate::is_uuid(&input.id) {
+                    return Err(ConsulError::plain("Binding Rule ID invalid UUID"));
+                }
+                let Some(existing) = t.rules.get(&input.id).cloned() else {
+                    return Err(ConsulError::plain(format!(
+                        "cannot find binding rule {}",
+                        input.id
+                    )));
+                };
+                if rule_auth_method.is_empty() {
+                    rule_auth_method = existing.auth_method.clone();
+                } else if existing.auth_method != rule_auth_method {
+                    return Err(ConsulError::plain(
+                        "the AuthMethod field of an Binding Rule is immutable",
+                    ));
+                }
+                Some(existing)
             };
+            // Step 3: auth method.
             if rule_auth_method.is_empty() {
-                rule_auth_method = existing.auth_method.clone();
-            } else if existing.auth_method != rule_auth_method {
                 return Err(ConsulError::plain(
-                    "the AuthMethod field of an Binding Rule is immutable",
+                    "Invalid Binding Rule: no AuthMethod is set",
                 ));
             }
-            Some(existing)
-        };
-        // Step 3: auth method.
-        if rule_auth_method.is_empty() {
-            return Err(ConsulError::plain(
-                "Invalid Binding Rule: no AuthMethod is set",
-            ));
-        }
-        let Some(entry) = t
-            .methods
-            .get(&(ent.namespace.clone(), rule_auth_method.clone()))
-        else {
-            return Err(ConsulError::plain(format!(
-                "cannot find auth method with name {}",
-                go_quote(&rule_auth_method)
-            )));
-        };
-        let blank = aws_iam::blank_identity(&entry.config);
-        // Step 4: selector.
-        if !input.selector.is_empty()
-            && let Err(e) =
-                iamconform_bexpr::Evaluator::new(&input.selector, &aws_iam::selector_schema())
-        {
-            return Err(ConsulError::plain(format!(
-                "invalid Binding Rule: Selector is invalid: {e}"
-            )));
-        }
-        // Step 5: type and name present.
-        if input.bind_type.is_empty() {
-            return Err(ConsulError::plain(
-                "Invalid Binding Rule: no BindType is set",
-            ));
-        }
-        if input.bind_name.is_empty() {
-            return Err(ConsulError::plain(
-                "Invalid Binding Rule: no BindName is set",
-            ));
-        }
-        // Step 6: known type.
-        if !binder::BIND_TYPES.contains(&input.bind_type.as_str()) {
-            return Err(ConsulError::plain(format!(
-                "Invalid Binding Rule: unknown BindType {}",
-                go_quote(&input.bind_type)
-            )));
-        }
-        // Step 7: the name template must produce a valid name.
-        let available: Vec<String> = blank.vars.keys().cloned().collect();
-        // UNVERIFIED: the newest handler's outer wrapping; older ones used this prefix.
-        binder::check_binding_rule(
-            &input.bind_type,
-            &input.bind_name,
-            input.bind_vars.as_ref(),
-            &available,
-        )
-        .map_err(|e| ConsulError::plain(format!("Invalid Binding Rule: invalid BindName: {e}")))?;
-        let idx = next_index(&mut t);
-        let rule = BindingRule {
-            id: existing.as_ref().map_or_else(new_uuid, |r| r.id.clone()),
-            description: input.description,
-            auth_method: rule_auth_method,
-            selector: input.selector,
-            bind_type: input.bind_type,
-            bind_name: input.bind_name,
-            bind_vars: input.bind_vars,
-            create_index: existing.as_ref().map_or(idx, |r| r.create_index),
-            modify_index: idx,
-            ent,
-        };
-        t.rules.insert(rule.id.clone(), rule.clone());
-        Ok(self.render_rule(&rule))
+            let Some(entry) = t
+                .methods
+                .get(&(ent.namespace.clone(), rule_auth_method.clone()))
+            else {
+                return Err(ConsulError::plain(format!(
+                    "cannot find auth method with name {}",
+                    go_quote(&rule_auth_method)
+                )));
+            };
+            let blank = aws_iam::blank_identity(&entry.config);
+            // Step 4: selector.
+            if !input.selector.is_empty()
+                && let Err(e) =
+                    iamconform_bexpr::Evaluator::new(&input.selector, &aws_iam::selector_schema())
+            {
+                return Err(ConsulError::plain(format!(
+                    "invalid Binding Rule: Selector is invalid: {e}"
+                )));
+            }
+            // Step 5: type and name present.
+            if input.bind_type.is_empty() {
+                return Err(ConsulError::plain(
+                    "Invalid Binding Rule: no BindType is set",
+                ));
+            }
+            if input.bind_name.is_empty() {
+                return Err(ConsulError::plain(
+                    "Invalid Binding Rule: no BindName is set",
+                ));
+            }
+            // Step 6: known type.
+            if !binder::BIND_TYPES.contains(&input.bind_type.as_str()) {
+                return Err(ConsulError::plain(format!(
+                    "Invalid Binding Rule: unknown BindType {}",
+                    go_quote(&input.bind_type)
+                )));
+            }
+            // Step 7: the name template must produce a valid name.
+            let available: Vec<String> = blank.vars.keys().cloned().collect();
+            // UNVERIFIED: the newest handler's outer wrapping; older ones used this prefix.
+            binder::check_binding_rule(
+                &input.bind_type,
+                &input.bind_name,
+                input.bind_vars.as_ref(),
+                &available,
+            )
+            .map_err(|e| {
+                ConsulError::plain(format!("Invalid Binding Rule: invalid BindName: {e}"))
+            })?;
+            let idx = next_index(t);
+            let rule = BindingRule {
+                id: existing.as_ref().map_or_else(new_uuid, |r| r.id.clone()),
+                description: input.description,
+                auth_method: rule_auth_method,
+                selector: input.selector,
+                bind_type: input.bind_type,
+                bind_name: input.bind_name,
+                bind_vars: input.bind_vars,
+                create_index: existing.as_ref().map_or(idx, |r| r.create_index),
+                modify_index: idx,
+                ent,
+            };
+            t.rules.insert(rule.id.clone(), rule.clone());
+            Ok(self.render_rule(&rule))
+        })
     }
 
     /// `GET /v1/acl/binding-rule/:id`.
@@ -1682,12 +1819,13 @@ impl Store {
 
     /// `DELETE /v1/acl/binding-rule/:id`.
     pub fn binding_rule_delete(&self, caller: &Caller, id: &str) -> Result<(), ConsulError> {
-        let mut t = self.lock();
-        self.authorize(&t, caller, Resource::Acl, Level::Write)?;
-        if t.rules.remove(id).is_some() {
-            next_index(&mut t);
-        }
-        Ok(())
+        self.write(|t| {
+            self.authorize(t, caller, Resource::Acl, Level::Write)?;
+            if t.rules.remove(id).is_some() {
+                next_index(t);
+            }
+            Ok(())
+        })
     }
 
     /// `GET /v1/acl/binding-rules?authmethod=`.
@@ -1736,43 +1874,44 @@ impl Store {
         caller: &Caller,
         input: NamespaceInput,
     ) -> Result<Value, ConsulError> {
-        let mut t = self.lock();
-        self.authorize(&t, caller, Resource::Operator, Level::Write)?;
-        if input.name.is_empty() {
-            // UNVERIFIED: enterprise text.
-            return Err(ConsulError::bad_request("Namespace name is required"));
-        }
-        if !validate::is_valid_namespace_name(&input.name) {
-            // UNVERIFIED: enterprise text.
-            return Err(ConsulError::plain(format!(
-                "Invalid Namespace name {}",
-                go_quote(&input.name)
-            )));
-        }
-        let partition = input
-            .partition
-            .clone()
-            .unwrap_or_else(|| DEFAULT.to_string());
-        if !t.partitions.contains_key(&partition) {
-            return Err(ConsulError::plain(format!(
-                "Partition {} does not exist",
-                go_quote(&partition)
-            )));
-        }
-        let existing = t.namespaces.get(&input.name).cloned();
-        let idx = next_index(&mut t);
-        let ns = Namespace {
-            name: input.name.clone(),
-            description: input.description,
-            meta: input.meta,
-            acls: input.acls,
-            partition,
-            create_index: existing.as_ref().map_or(idx, |n| n.create_index),
-            modify_index: idx,
-        };
-        let out = render_namespace(&ns);
-        t.namespaces.insert(input.name, ns);
-        Ok(out)
+        self.write(|t| {
+            self.authorize(t, caller, Resource::Operator, Level::Write)?;
+            if input.name.is_empty() {
+                // UNVERIFIED: enterprise text.
+                return Err(ConsulError::bad_request("Namespace name is required"));
+            }
+            if !validate::is_valid_namespace_name(&input.name) {
+                // UNVERIFIED: enterprise text.
+                return Err(ConsulError::plain(format!(
+                    "Invalid Namespace name {}",
+                    go_quote(&input.name)
+                )));
+            }
+            let partition = input
+                .partition
+                .clone()
+                .unwrap_or_else(|| DEFAULT.to_string());
+            if !t.partitions.contains_key(&partition) {
+                return Err(ConsulError::plain(format!(
+                    "Partition {} does not exist",
+                    go_quote(&partition)
+                )));
+            }
+            let existing = t.namespaces.get(&input.name).cloned();
+            let idx = next_index(t);
+            let ns = Namespace {
+                name: input.name.clone(),
+                description: input.description,
+                meta: input.meta,
+                acls: input.acls,
+                partition,
+                create_index: existing.as_ref().map_or(idx, |n| n.create_index),
+                modify_index: idx,
+            };
+            let out = render_namespace(&ns);
+            t.namespaces.insert(input.name, ns);
+            Ok(out)
+        })
     }
 
     /// `GET /v1/namespace/:name`.
@@ -1788,22 +1927,23 @@ impl Store {
 
     /// `DELETE /v1/namespace/:name`: removes the namespace and every ACL object in it.
     pub fn namespace_delete(&self, caller: &Caller, name: &str) -> Result<(), ConsulError> {
-        let mut t = self.lock();
-        self.authorize(&t, caller, Resource::Operator, Level::Write)?;
-        if name == DEFAULT {
-            // UNVERIFIED: enterprise text.
-            return Err(ConsulError::plain("Cannot delete the default namespace"));
-        }
-        if t.namespaces.remove(name).is_none() {
-            return Ok(());
-        }
-        t.policies.retain(|_, p| p.ent.namespace != name);
-        t.roles.retain(|_, r| r.ent.namespace != name);
-        t.tokens.retain(|_, x| x.ent.namespace != name);
-        t.methods.retain(|(ns, _), _| ns != name);
-        t.rules.retain(|_, r| r.ent.namespace != name);
-        next_index(&mut t);
-        Ok(())
+        self.write(|t| {
+            self.authorize(t, caller, Resource::Operator, Level::Write)?;
+            if name == DEFAULT {
+                // UNVERIFIED: enterprise text.
+                return Err(ConsulError::plain("Cannot delete the default namespace"));
+            }
+            if t.namespaces.remove(name).is_none() {
+                return Ok(());
+            }
+            t.policies.retain(|_, p| p.ent.namespace != name);
+            t.roles.retain(|_, r| r.ent.namespace != name);
+            t.tokens.retain(|_, x| x.ent.namespace != name);
+            t.methods.retain(|(ns, _), _| ns != name);
+            t.rules.retain(|_, r| r.ent.namespace != name);
+            next_index(t);
+            Ok(())
+        })
     }
 
     /// `GET /v1/namespaces`.
@@ -1822,8 +1962,8 @@ impl Store {
         name: &str,
         description: &str,
     ) -> Result<Value, ConsulError> {
-        let mut t = self.lock();
-        self.authorize(&t, caller, Resource::Operator, Level::Write)?;
+        self.write(|t| {
+        self.authorize(t, caller, Resource::Operator, Level::Write)?;
         if !validate::is_valid_namespace_name(name) {
             // UNVERIFIED: enterprise text.
             return Err(ConsulError::plain(format!(
@@ -1831,7 +1971,7 @@ impl Store {
                 go_quote(name)
             )));
         }
-        let idx = next_index(&mut t);
+        let idx = next_index(t);
         let create = t.partitions.get(name).map_or(idx, |p| p.1);
         t.partitions
             .insert(name.to_string(), (description.to_string(), create, idx));
@@ -1839,6 +1979,7 @@ impl Store {
         Ok(
             json!({"Name": name, "Description": description, "CreateIndex": create, "ModifyIndex": idx}),
         )
+        })
     }
 
     /// `GET /v1/partitions` (enterprise).
@@ -1889,107 +2030,114 @@ impl Store {
         identity: &AuthIdentity,
         description: String,
     ) -> Result<Value, ConsulError> {
-        let mut t = self.lock();
-        // The method may have been deleted or replaced while the validator ran.
-        let Some(entry) = t
-            .methods
-            .get(&(method.namespace.clone(), method.name.clone()))
-        else {
-            return Err(ConsulError::AclNotFound(Some(format!(
-                "auth method {} not found",
-                go_quote(&method.name)
-            ))));
-        };
-        let am = entry.method.clone();
-        let schema = aws_iam::selector_schema();
-        // Step 1 (ENT): the token's namespace.
-        let namespace = if self.opts.enterprise {
-            let ns =
-                binder::bind_namespace(&am.namespace_rules, identity, &schema, &am.ent.namespace)
-                    .map_err(|e| ConsulError::plain(e.to_string()))?;
-            if !t.namespaces.contains_key(&ns) {
-                // UNVERIFIED: enterprise behaviour for a namespace rule naming a missing namespace.
-                return Err(ConsulError::plain(format!(
-                    "namespace {} does not exist",
-                    go_quote(&ns)
-                )));
+        self.write(|t| {
+            // The method may have been deleted or replaced while the validator ran.
+            let Some(entry) = t
+                .methods
+                .get(&(method.namespace.clone(), method.name.clone()))
+            else {
+                return Err(ConsulError::AclNotFound(Some(format!(
+                    "auth method {} not found",
+                    go_quote(&method.name)
+                ))));
+            };
+            let am = entry.method.clone();
+            let schema = aws_iam::selector_schema();
+            // Step 1 (ENT): the token's namespace.
+            let namespace = if self.opts.enterprise {
+                let ns = binder::bind_namespace(
+                    &am.namespace_rules,
+                    identity,
+                    &schema,
+                    &am.ent.namespace,
+                )
+                .map_err(|e| ConsulError::plain(e.to_string()))?;
+                if !t.namespaces.contains_key(&ns) {
+                    // UNVERIFIED: enterprise behaviour for a namespace rule naming a missing namespace.
+                    return Err(ConsulError::plain(format!(
+                        "namespace {} does not exist",
+                        go_quote(&ns)
+                    )));
+                }
+                ns
+            } else {
+                DEFAULT.to_string()
+            };
+            // Steps 2–3: matching rules, in listing order (by ID).
+            let rules: Vec<BindingRule> = t
+                .rules
+                .values()
+                .filter(|r| r.auth_method == am.name && r.ent.namespace == am.ent.namespace)
+                .cloned()
+                .collect();
+            let opts = BindOptions {
+                datacenter: self.opts.datacenter.clone(),
+                reject_uppercase: self.opts.reject_uppercase_bind_vars,
+            };
+            let bindings = binder::bind(
+                &rules,
+                identity,
+                &schema,
+                &namespace,
+                &opts,
+                &TablesTargets(t),
+            )
+            .map_err(|e| ConsulError::plain(e.to_string()))?;
+            // Step 4: nothing bound.
+            if bindings.is_none() {
+                return Err(ConsulError::permission_denied());
             }
-            ns
-        } else {
-            DEFAULT.to_string()
-        };
-        // Steps 2–3: matching rules, in listing order (by ID).
-        let rules: Vec<BindingRule> = t
-            .rules
-            .values()
-            .filter(|r| r.auth_method == am.name && r.ent.namespace == am.ent.namespace)
-            .cloned()
-            .collect();
-        let opts = BindOptions {
-            datacenter: self.opts.datacenter.clone(),
-            reject_uppercase: self.opts.reject_uppercase_bind_vars,
-        };
-        let bindings = binder::bind(
-            &rules,
-            identity,
-            &schema,
-            &namespace,
-            &opts,
-            &TablesTargets(&t),
-        )
-        .map_err(|e| ConsulError::plain(e.to_string()))?;
-        // Step 4: nothing bound.
-        if bindings.is_none() {
-            return Err(ConsulError::permission_denied());
-        }
-        let now = self.clock.now();
-        let expiration_time =
-            (am.max_token_ttl > 0).then(|| now + Duration::nanoseconds(am.max_token_ttl));
-        let spec = TokenSpec::from(bindings);
-        let local = am.token_locality != "global";
-        let idx = next_index(&mut t);
-        let tok = Token {
-            hash: token_hash(&description, local, &spec),
-            accessor_id: new_uuid(),
-            secret_id: Secret::new(new_uuid()),
-            description,
-            policies: spec.policies,
-            roles: spec.roles,
-            service_identities: spec.service_identities,
-            node_identities: spec.node_identities,
-            templated_policies: spec.templated_policies,
-            local,
-            auth_method: am.name.clone(),
-            auth_method_namespace: am.ent.namespace.clone(),
-            expiration_time,
-            create_time: now,
-            create_index: idx,
-            modify_index: idx,
-            ent: EntMeta {
-                namespace,
-                partition: am.ent.partition.clone(),
-            },
-        };
-        t.tokens.insert(tok.accessor_id.clone(), tok.clone());
-        Ok(self.render_token(&t, &tok, true))
+            let now = self.clock.now();
+            let expiration_time =
+                (am.max_token_ttl > 0).then(|| now + Duration::nanoseconds(am.max_token_ttl));
+            let spec = TokenSpec::from(bindings);
+            let local = am.token_locality != "global";
+            let idx = next_index(t);
+            let tok = Token {
+                hash: token_hash(&description, local, &spec),
+                accessor_id: new_uuid(),
+                secret_id: Secret::new(new_uuid()),
+                description,
+                policies: spec.policies,
+                roles: spec.roles,
+                service_identities: spec.service_identities,
+                node_identities: spec.node_identities,
+                templated_policies: spec.templated_policies,
+                local,
+                auth_method: am.name.clone(),
+                auth_method_namespace: am.ent.namespace.clone(),
+                expiration_time,
+                create_time: now,
+                create_index: idx,
+                modify_index: idx,
+                ent: EntMeta {
+                    namespace,
+                    partition: am.ent.partition.clone(),
+                },
+            };
+            t.tokens.insert(tok.accessor_id.clone(), tok.clone());
+            Ok(self.render_token(t, &tok, true))
+        })
     }
 
     /// `POST /v1/acl/logout` (Consul `TokenWriter.Delete(fromLogout=true)`).
     pub fn logout(&self, secret: &Secret<String>) -> Result<(), ConsulError> {
-        let mut t = self.lock();
-        let now = self.clock.now();
-        let Some(tok) = find_by_secret(&t, secret.expose()).filter(|x| !x.is_expired(now)) else {
-            return Err(ConsulError::AclNotFound(None));
-        };
-        if tok.auth_method.is_empty() {
-            return Err(ConsulError::permission_denied_cause(
-                "token wasn't created via login",
-            ));
-        }
-        let accessor = tok.accessor_id.clone();
-        t.tokens.remove(&accessor);
-        next_index(&mut t);
-        Ok(())
+        self.write(|t| {
+            let now = self.clock.now();
+            let Some(tok) = find_by_secret(t, secret.expose()).filter(|x| !x.is_expired(now))
+            else {
+                return Err(ConsulError::AclNotFound(None));
+            };
+            if tok.auth_method.is_empty() {
+                return Err(ConsulError::permission_denied_cause(
+                    "token wasn't created via login",
+                ));
+            }
+            let accessor = tok.accessor_id.clone();
+            t.tokens.remove(&accessor);
+            next_index(t);
+            Ok(())
+        })
     }
 
     /// The current raft-like index.

@@ -138,7 +138,7 @@ fn bootstrap_happens_once() {
 fn initial_management_token_ends_bootstrap_and_manages() {
     let s = store();
     let secret = Secret::new("3c6c8bd4-8c9c-4d3e-9c3a-0d8a0e4e4a11".to_string());
-    s.set_initial_management(secret.clone());
+    s.set_initial_management(secret.clone()).unwrap();
     assert!(s.bootstrap(None).is_err());
     let caller = Caller::Token(Some(secret));
     assert!(s.policy_list(&caller, &scope()).is_ok());
@@ -979,4 +979,384 @@ fn policies_for_other_datacenters_do_not_apply() {
         .unwrap();
     let caller = Caller::Token(Some(secret_of(&tok)));
     assert_eq!(s.policy_list(&caller, &scope()).unwrap_err().status(), 403);
+}
+
+/// The durable store: snapshot round trip, restore checks and failed saves.
+mod durable {
+    use std::path::Path;
+
+    use super::*;
+    use crate::persist::STATE_FILE;
+
+    fn opts(enterprise: bool) -> StoreOptions {
+        StoreOptions {
+            enterprise,
+            datacenter: "dc1".into(),
+            outbound: aws_iam::Outbound::default(),
+            reject_uppercase_bind_vars: false,
+        }
+    }
+
+    fn open(dir: &Path, enterprise: bool) -> Store {
+        Store::open(opts(enterprise), Clock::new(), dir).unwrap()
+    }
+
+    fn open_err(dir: &Path, enterprise: bool) -> String {
+        Store::open(opts(enterprise), Clock::new(), dir)
+            .unwrap_err()
+            .to_string()
+    }
+
+    /// Every table as the API renders it, secrets included.
+    fn everything(s: &Store) -> Vec<Value> {
+        let c = internal();
+        let all = Scope {
+            namespace: Some("*".into()),
+            partition: None,
+        };
+        let methods = s.auth_method_list(&c, &all).unwrap();
+        let full: Vec<Value> = methods
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let ns = Scope {
+                    namespace: m["Namespace"].as_str().map(str::to_string),
+                    partition: None,
+                };
+                s.auth_method_get(&c, &ns, m["Name"].as_str().unwrap())
+                    .unwrap()
+            })
+            .collect();
+        vec![
+            s.policy_list(&c, &all).unwrap(),
+            s.role_list(&c, &all, None).unwrap(),
+            s.token_list(&c, &all, &TokenFilter::default()).unwrap(),
+            Value::Array(full),
+            s.binding_rule_list(&c, &all, None).unwrap(),
+            s.namespace_list(&c).unwrap(),
+            s.partition_list(&c).unwrap(),
+            json!(s.index()),
+        ]
+    }
+
+    fn populate(s: &Store) -> (Secret<String>, Value, Value) {
+        let management = Secret::new("6f0b5b8e-3c1d-4b7a-9a0e-2d5f4c3b2a10".to_string());
+        s.set_initial_management(management.clone()).unwrap();
+        s.partition_set(&internal(), "part-b", "second partition")
+            .unwrap();
+        s.namespace_set(
+            &internal(),
+            NamespaceInput {
+                name: "team-a".into(),
+                description: "team A".into(),
+                meta: BTreeMap::from([("owner".to_string(), "a".to_string())]),
+                acls: Some(json!({"PolicyDefaults": [], "RoleDefaults": []})),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let ns_a = Scope {
+            namespace: Some("team-a".into()),
+            partition: None,
+        };
+        s.policy_set(
+            &internal(),
+            &ns_a,
+            PolicyInput {
+                name: "read-kv".into(),
+                rules: "key_prefix \"\" { policy = \"read\" }".into(),
+                datacenters: vec!["dc1".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        s.role_set(
+            &internal(),
+            &ns_a,
+            RoleInput {
+                name: "gw".into(),
+                policies: vec![Link {
+                    id: String::new(),
+                    name: "read-kv".into(),
+                }],
+                service_identities: vec![ServiceIdentity {
+                    service_name: "web".into(),
+                    datacenters: vec![],
+                }],
+                node_identities: vec![NodeIdentity {
+                    node_name: "n1".into(),
+                    datacenter: "dc1".into(),
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        s.token_create(
+            &internal(),
+            &scope(),
+            TokenInput {
+                description: "expires".into(),
+                expiration_ttl: 600_000_000_000,
+                templated_policies: vec![TemplatedPolicy {
+                    template_name: "builtin/service".into(),
+                    template_variables: Some(TemplateVariables { name: "api".into() }),
+                    datacenters: vec![],
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        s.auth_method_set(
+            &internal(),
+            &scope(),
+            AuthMethodInput {
+                name: "m".into(),
+                type_: "aws-iam".into(),
+                display_name: "AWS".into(),
+                max_token_ttl: 900_000_000_000,
+                token_locality: "global".into(),
+                config: Some(json!({"BoundIAMPrincipalARNs": ["arn:aws:iam::123456789012:role/consul-ecs/*"], "EnableIAMEntityDetails": true, "IAMEntityTags": ["ns", "service-name"], "MaxRetries": 2})),
+                namespace_rules: vec![NamespaceRule {
+                    selector: "entity_tags[\"ns\"] != \"\"".into(),
+                    bind_namespace: "${entity_tags.ns}".into(),
+                }],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        rule(&s, "m", "service", "${entity_tags.service-name}", "").unwrap();
+        let kept = login(
+            s,
+            "m",
+            &identity("web", &[("ns", ""), ("service-name", "web")]),
+        )
+        .unwrap();
+        let gone = login(
+            s,
+            "m",
+            &identity("web", &[("ns", ""), ("service-name", "web")]),
+        )
+        .unwrap();
+        s.logout(&secret_of(&gone)).unwrap();
+        (management, kept, gone)
+    }
+
+    #[test]
+    fn every_object_kind_survives_a_restart_with_its_secrets_and_indexes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (management, kept, gone, before) = {
+            let s = open(tmp.path(), true);
+            assert!(!s.restored());
+            let (m, k, g) = populate(&s);
+            (m, k, g, everything(&s))
+        };
+        let file = std::fs::read_to_string(tmp.path().join(STATE_FILE)).unwrap();
+        assert!(file.starts_with("{\"format\":1,"), "{file}");
+        assert!(file.contains(management.expose().as_str()));
+
+        let s = open(tmp.path(), true);
+        assert!(s.restored());
+        assert_eq!(everything(&s), before);
+        // SecretIDs resolve: the management token manages, the login token reads itself.
+        assert_eq!(s.initial_management_secret().unwrap(), management);
+        let caller = Caller::Token(Some(management.clone()));
+        s.policy_list(&caller, &scope()).unwrap();
+        let me = s
+            .token_self(&Caller::Token(Some(secret_of(&kept))))
+            .unwrap();
+        assert_eq!(me["AccessorID"], kept["AccessorID"]);
+        assert_eq!(me["ExpirationTime"], kept["ExpirationTime"]);
+        // The logged-out token stays gone.
+        assert!(!s.token_exists(gone["AccessorID"].as_str().unwrap()));
+        assert_eq!(
+            s.logout(&secret_of(&gone)).unwrap_err(),
+            ConsulError::AclNotFound(None)
+        );
+        // Restarting with the same initial management token neither duplicates nor replaces it.
+        let tokens_before = s
+            .token_list(&internal(), &scope(), &TokenFilter::default())
+            .unwrap();
+        s.set_initial_management(management.clone()).unwrap();
+        assert_eq!(
+            s.token_list(&internal(), &scope(), &TokenFilter::default())
+                .unwrap(),
+            tokens_before
+        );
+    }
+
+    #[test]
+    fn validators_are_rebuilt_so_logins_work_after_a_restart_and_the_index_continues() {
+        let tmp = tempfile::tempdir().unwrap();
+        let index = {
+            let s = open(tmp.path(), false);
+            s.auth_method_set(
+                &internal(),
+                &scope(),
+                AuthMethodInput {
+                    name: "m".into(),
+                    type_: "aws-iam".into(),
+                    config: Some(json!({"BoundIAMPrincipalARNs": ["arn:aws:iam::123456789012:role/consul-ecs/*"], "EnableIAMEntityDetails": true, "IAMEntityTags": ["service-name"], "ServerIDHeaderValue": "consul.example.com"})),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            rule(&s, "m", "service", "${entity_tags.service-name}", "").unwrap();
+            s.index()
+        };
+        // A restart may point the validators at another AWS endpoint (serve's port changes).
+        let mut o = opts(false);
+        o.outbound.aws_endpoint = Some("http://127.0.0.1:1".into());
+        let s = Store::open(o, Clock::new(), tmp.path()).unwrap();
+        let m = s.login_method(&scope(), "m").unwrap();
+        assert_eq!(
+            m.validator.config().server_id_header_value,
+            "consul.example.com"
+        );
+        assert_eq!(
+            m.validator.config(),
+            m.config.as_ref(),
+            "the validator is built from the restored config"
+        );
+        let tok = s
+            .login_finish(
+                &m,
+                &identity("web", &[("service-name", "web")]),
+                "token created via login".into(),
+            )
+            .unwrap();
+        assert_eq!(tok["ServiceIdentities"][0]["ServiceName"], "web");
+        assert!(tok["CreateIndex"].as_u64().unwrap() > index);
+        assert_eq!(s.index(), index + 1);
+    }
+
+    #[test]
+    fn restored_tokens_expire_at_their_original_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (accessor, exp) = {
+            let s = open(tmp.path(), false);
+            let t = s
+                .token_create(
+                    &internal(),
+                    &scope(),
+                    TokenInput {
+                        expiration_ttl: 120_000_000_000,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            (
+                t["AccessorID"].as_str().unwrap().to_string(),
+                t["ExpirationTime"].clone(),
+            )
+        };
+        let clock = Clock::new();
+        let s = Store::open(opts(false), clock.clone(), tmp.path()).unwrap();
+        let t = s.token_get(&internal(), &scope(), &accessor).unwrap();
+        assert_eq!(t["ExpirationTime"], exp);
+        clock.advance(Duration::minutes(3));
+        assert!(!s.token_exists(&accessor));
+    }
+
+    #[test]
+    fn a_failed_save_refuses_the_write_with_a_500_and_rolls_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = open(tmp.path(), false);
+        let index = s.index();
+        let policies = s.policy_list(&internal(), &scope()).unwrap();
+        // A directory where the temporary file goes makes every save fail, even for root.
+        std::fs::create_dir(tmp.path().join("state.json.tmp")).unwrap();
+        let e = s
+            .policy_set(
+                &internal(),
+                &scope(),
+                PolicyInput {
+                    name: "p".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e.status(), 500, "{e}");
+        let text = e.to_string();
+        assert!(text.contains("could not be saved"), "{text}");
+        assert!(
+            text.contains(&tmp.path().join(STATE_FILE).display().to_string()),
+            "{text}"
+        );
+        assert!(text.contains("os error"), "{text}");
+        // Memory matches the file: nothing of the refused write is visible.
+        assert_eq!(s.index(), index);
+        assert_eq!(s.policy_list(&internal(), &scope()).unwrap(), policies);
+        // Once the disk recovers, writes work again and the index continues.
+        std::fs::remove_dir(tmp.path().join("state.json.tmp")).unwrap();
+        let p = s
+            .policy_set(
+                &internal(),
+                &scope(),
+                PolicyInput {
+                    name: "p".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(p["CreateIndex"], index + 1);
+        drop(s);
+        let s = open(tmp.path(), false);
+        assert_eq!(s.index(), index + 1);
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_file_is_an_error_naming_the_file_and_never_an_empty_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(STATE_FILE);
+        let shown = path.display().to_string();
+        drop(open(tmp.path(), false));
+        let good = std::fs::read_to_string(&path).unwrap();
+
+        std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+        let e = open_err(tmp.path(), false);
+        assert!(
+            e.starts_with(&format!(
+                "state file {shown}: cannot restore: not a valid state document: "
+            )),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+
+        std::fs::write(&path, good.replacen("\"format\":1", "\"format\":2", 1)).unwrap();
+        let e = open_err(tmp.path(), false);
+        assert!(
+            e.ends_with("unknown format 2 (this iamconform reads format 1)"),
+            "{e}"
+        );
+
+        std::fs::write(&path, &good).unwrap();
+        let e = open_err(tmp.path(), true);
+        assert!(
+            e.contains("holds Consul CE state but this server runs as Consul Enterprise"),
+            "{e}"
+        );
+
+        // A value of the wrong type is reported without quoting it (it could be a secret).
+        let secret = "f00dfeed-0000-4000-8000-00000000beef";
+        let bad = good.replacen("\"index\":1", &format!("\"index\":\"{secret}\""), 1);
+        std::fs::write(&path, bad).unwrap();
+        let e = open_err(tmp.path(), false);
+        assert!(e.contains("invalid type"), "{e}");
+        assert!(!e.contains(secret), "{e}");
+
+        // The file was left as it was: a failed start never overwrites state.
+        assert!(std::fs::read_to_string(&path).unwrap().contains(secret));
+    }
+
+    #[test]
+    fn the_store_debug_output_names_the_file_not_the_secrets() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = open(tmp.path(), false);
+        s.set_initial_management(Secret::new("0e3b4c1a-4f1e-4f8e-8a2b-9c0d1e2f3a4b".into()))
+            .unwrap();
+        let text = format!("{s:?}");
+        assert!(text.contains("state.json"), "{text}");
+        assert!(!text.contains("0e3b4c1a"), "{text}");
+    }
 }

@@ -88,7 +88,8 @@ pub struct NamespaceRule {
 }
 
 /// Namespace and partition of an object (always set; rendered only in enterprise mode).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EntMeta {
     /// Namespace name.
     pub namespace: String,
@@ -109,7 +110,8 @@ impl Default for EntMeta {
 pub const DEFAULT: &str = "default";
 
 /// A stored ACL policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
     /// UUID.
     pub id: String,
@@ -122,6 +124,7 @@ pub struct Policy {
     /// Datacenters (empty = all).
     pub datacenters: Vec<String>,
     /// BLAKE2b-256 of the policy contents.
+    #[serde(with = "super::snapshot::base64_bytes")]
     pub hash: Vec<u8>,
     /// Raft index of creation.
     pub create_index: u64,
@@ -132,7 +135,8 @@ pub struct Policy {
 }
 
 /// A stored ACL role.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Role {
     /// UUID.
     pub id: String,
@@ -149,6 +153,7 @@ pub struct Role {
     /// Templated policies.
     pub templated_policies: Vec<TemplatedPolicy>,
     /// BLAKE2b-256 of the role contents.
+    #[serde(with = "super::snapshot::base64_bytes")]
     pub hash: Vec<u8>,
     /// Raft index of creation.
     pub create_index: u64,
@@ -159,11 +164,14 @@ pub struct Role {
 }
 
 /// A stored ACL token.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Token {
     /// Public UUID.
     pub accessor_id: String,
-    /// The secret (UUID); never logged.
+    /// The secret (UUID); never logged. Serialising a token writes it in clear: only the
+    /// state file (`store::snapshot`) serialises tokens.
+    #[serde(with = "super::snapshot::secret_in_clear")]
     pub secret_id: Secret<String>,
     /// Free text.
     pub description: String,
@@ -184,10 +192,13 @@ pub struct Token {
     /// Namespace of that auth method (enterprise).
     pub auth_method_namespace: String,
     /// When it stops working.
+    #[serde(with = "super::snapshot::opt_time")]
     pub expiration_time: Option<OffsetDateTime>,
     /// Creation time.
+    #[serde(with = "super::snapshot::utc_time")]
     pub create_time: OffsetDateTime,
     /// BLAKE2b-256 of the token contents.
+    #[serde(with = "super::snapshot::base64_bytes")]
     pub hash: Vec<u8>,
     /// Raft index of creation.
     pub create_index: u64,
@@ -205,11 +216,13 @@ impl Token {
 }
 
 /// A stored auth method.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthMethod {
     /// Unique name within its namespace.
     pub name: String,
     /// `aws-iam`.
+    #[serde(rename = "type")]
     pub type_: String,
     /// Display name.
     pub display_name: String,
@@ -232,7 +245,8 @@ pub struct AuthMethod {
 }
 
 /// A stored binding rule.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BindingRule {
     /// UUID.
     pub id: String,
@@ -257,7 +271,8 @@ pub struct BindingRule {
 }
 
 /// A stored namespace (enterprise).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Namespace {
     /// Unique name.
     pub name: String,
