@@ -1,8 +1,10 @@
-//! Serving an [`AwsState`] on a loopback socket with graceful shutdown.
+//! Serving an [`AwsState`] on a loopback socket with graceful shutdown, through
+//! [`iamconform_serve`]'s accept loop (header and body read deadlines, a connection cap).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
+use iamconform_serve::ServeOptions;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -51,33 +53,48 @@ impl Drop for RunningAws {
     }
 }
 
-/// Binds `addr` (use [`DEFAULT_ADDR`] for loopback on any port) and serves `state` on a
-/// spawned task. Must be called inside a tokio runtime.
-pub async fn bind(state: AwsState, addr: SocketAddr) -> io::Result<RunningAws> {
-    let listener = TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    state.set_base_url(format!("http://{addr}"));
-    let (tx, rx) = oneshot::channel::<()>();
-    let app = router(state.clone());
-    let task = tokio::spawn(serve(listener, app, async move {
-        let _ = rx.await;
-    }));
-    tracing::info!(%addr, "aws emulator listening");
-    Ok(RunningAws {
-        addr,
-        state,
-        shutdown: Some(tx),
-        task: Some(task),
-    })
+impl RunningAws {
+    /// [`bind`] with explicit connection limits (read deadlines, connection cap) instead of
+    /// [`ServeOptions::default`].
+    pub async fn bind_with(
+        state: AwsState,
+        addr: SocketAddr,
+        options: ServeOptions,
+    ) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        state.set_base_url(format!("http://{addr}"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = router(state.clone());
+        let task = tokio::spawn(iamconform_serve::serve(
+            listener,
+            app,
+            options,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        tracing::info!(%addr, "aws emulator listening");
+        Ok(Self {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
 }
 
-/// Serves `app` on `listener` until `shutdown` completes.
+/// Binds `addr` (use [`DEFAULT_ADDR`] for loopback on any port) and serves `state` on a
+/// spawned task with the default limits. Must be called inside a tokio runtime.
+pub async fn bind(state: AwsState, addr: SocketAddr) -> io::Result<RunningAws> {
+    RunningAws::bind_with(state, addr, ServeOptions::default()).await
+}
+
+/// Serves `app` on `listener` with the default limits until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    iamconform_serve::serve(listener, app, ServeOptions::default(), shutdown).await
 }

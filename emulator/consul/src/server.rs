@@ -1,7 +1,9 @@
-//! A running embedded Consul on a loopback socket.
+//! A running embedded Consul on a loopback socket, served through [`iamconform_serve`]'s
+//! accept loop (header and body read deadlines, a connection cap, `ConnectInfo`).
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use iamconform_serve::ServeOptions;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -32,23 +34,37 @@ impl RunningConsul {
         Self::serve(state, addr).await
     }
 
-    /// Serves an existing state (presets already applied) on `addr`.
+    /// Serves an existing state (presets already applied) on `addr` with the default limits.
     pub async fn serve(state: ConsulState, addr: SocketAddr) -> Result<Self, StartError> {
+        Self::serve_with(state, addr, ServeOptions::default()).await
+    }
+
+    /// [`RunningConsul::serve`] with explicit connection limits (read deadlines, connection
+    /// cap). The limits are a parameter rather than part of [`ConsulConfig`] because they
+    /// belong to the socket, not to the emulated Consul.
+    pub async fn serve_with(
+        state: ConsulState,
+        addr: SocketAddr,
+        options: ServeOptions,
+    ) -> Result<Self, StartError> {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
-        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        // The accept loop puts `ConnectInfo<SocketAddr>` in every request, as
+        // `into_make_service_with_connect_info` did.
+        let app = router(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(iamconform_serve::serve(
+            listener,
+            app,
+            options,
+            async move {
+                let _ = rx.await;
+            },
+        ));
         Ok(Self {
             addr,
             state,

@@ -7,6 +7,8 @@
 
 /// Hundreds of parallel logins and logouts.
 mod concurrency;
+/// Slow heads and bodies, oversized heads, and the peer address, on a real socket.
+mod hostile;
 /// Login, binding, description, expiry, logout, cascades.
 mod login;
 /// Presets (fixtures/consul-ecs*.yaml) and one real-socket round trip.
