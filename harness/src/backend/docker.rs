@@ -16,11 +16,12 @@
 //! (`scripts/docker-standin`: `iamconform serve` behind a translating entrypoint), which
 //! carries the label [`STANDIN_LABEL`] so it is not asked for a licence.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use iamconform_secret::Secret;
-use testcontainers::core::{AccessMode, Mount};
+use testcontainers::core::{AccessMode, ContainerPort, Host, Mount};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt, TestcontainersError};
 
@@ -40,6 +41,37 @@ const AUDIT_DIR_IN_CONTAINER: &str = "/iamconform-audit";
 /// What the stand-in gets as a licence: it reads only whether one is present.
 const STANDIN_LICENCE: &str = "iamconform-standin";
 
+/// The name containers on a bridge network use for the host (Docker's `host-gateway`).
+pub const HOST_GATEWAY_NAME: &str = "host.docker.internal";
+/// Consul's HTTP port inside a bridge-networked container (published on 127.0.0.1).
+const BRIDGE_HTTP_PORT: u16 = 8500;
+
+/// How a Consul container and the harness reach each other (`--docker-network`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DockerNetwork {
+    /// The host's network (`--network host`; Linux engines): the agent listens on loopback
+    /// ports chosen by the harness and reaches the AWS emulator on 127.0.0.1. Nothing leaves
+    /// loopback.
+    Host,
+    /// The engine's default bridge network, for engines without host networking (Docker
+    /// Desktop on macOS and Windows): the agent's HTTP port is published on 127.0.0.1 and
+    /// the agent reaches the AWS emulator as `host.docker.internal` (mapped to the engine's
+    /// `host-gateway`). On Linux that gateway is the bridge's address on the host, so the
+    /// AWS emulator listens there (see [`DockerConfig::host_ip`]).
+    Bridge,
+}
+
+impl DockerNetwork {
+    /// Host networking where the engine runs on this kernel (Linux), the bridge elsewhere.
+    pub fn platform_default() -> DockerNetwork {
+        if cfg!(target_os = "linux") {
+            DockerNetwork::Host
+        } else {
+            DockerNetwork::Bridge
+        }
+    }
+}
+
 /// `--backend docker` settings.
 #[derive(Debug, Clone)]
 pub struct DockerConfig {
@@ -49,10 +81,18 @@ pub struct DockerConfig {
     pub enterprise: bool,
     /// The Enterprise licence (`CONSUL_LICENSE`, or the file named by `CONSUL_LICENSE_PATH`).
     pub licence: Option<Secret<String>>,
+    /// How containers are networked.
+    pub network: DockerNetwork,
+    /// With [`DockerNetwork::Bridge`]: the host address `host.docker.internal` leads to, where
+    /// the AWS emulator listens (`--docker-host-ip`). `None`: 127.0.0.1 on macOS and Windows
+    /// (Docker Desktop forwards `host.docker.internal` to the host's loopback), the gateway
+    /// of the engine's `bridge` network on Linux.
+    pub host_ip: Option<IpAddr>,
 }
 
 impl DockerConfig {
-    /// Settings from the flags and the environment (`CONSUL_LICENSE`, `CONSUL_LICENSE_PATH`).
+    /// Settings from the flags and the environment (`CONSUL_LICENSE`, `CONSUL_LICENSE_PATH`),
+    /// with the platform's default network.
     pub fn from_env(image: Option<String>, enterprise: bool) -> Result<DockerConfig, String> {
         let image = image.unwrap_or_else(|| {
             if enterprise {
@@ -70,6 +110,8 @@ impl DockerConfig {
             image,
             enterprise,
             licence,
+            network: DockerNetwork::platform_default(),
+            host_ip: None,
         })
     }
 }
@@ -119,7 +161,11 @@ struct Node {
 /// What the preflight learnt about the engine and the image.
 #[derive(Debug, Clone)]
 enum Preflight {
-    Ready { standin: bool },
+    Ready {
+        standin: bool,
+        /// Where the scenario's AWS emulator listens (loopback unless bridged on Linux).
+        aws_listen_ip: IpAddr,
+    },
     Unavailable(String),
 }
 
@@ -150,9 +196,17 @@ impl Docker {
             .clone()
     }
 
+    /// Where the scenario's AWS emulator must listen for the containers to reach it.
+    pub(super) async fn aws_listen_ip(&self) -> Result<IpAddr, BackendError> {
+        match self.preflight().await {
+            Preflight::Ready { aws_listen_ip, .. } => Ok(aws_listen_ip),
+            Preflight::Unavailable(reason) => Err(BackendError::Unavailable(reason)),
+        }
+    }
+
     pub(super) async fn acquire(&self, needs: &Needs) -> Result<ConsulInstance, BackendError> {
         let standin = match self.preflight().await {
-            Preflight::Ready { standin } => standin,
+            Preflight::Ready { standin, .. } => standin,
             Preflight::Unavailable(reason) => return Err(BackendError::Unavailable(reason)),
         };
         if needs.enterprise && !self.config.enterprise {
@@ -185,14 +239,18 @@ impl Docker {
             Some(n) => n,
             None => self.start(needs.audit, licence.as_ref()).await?,
         };
-        lease(node, needs.enterprise, |n| {
+        let mut instance = lease(node, needs.enterprise, |n| {
             (
                 n.http_addr.clone(),
                 n.token.clone(),
                 n.audit_dir.as_ref().map(|d| d.path().join("audit.json")),
             )
         })
-        .await
+        .await?;
+        if self.config.network == DockerNetwork::Bridge {
+            instance.consul_aws_url = Some(gateway_url(needs.aws_addr.port()));
+        }
+        Ok(instance)
     }
 
     pub(super) async fn release(&self, instance: ConsulInstance) -> Result<(), BackendError> {
@@ -237,7 +295,6 @@ impl Docker {
         audit: bool,
         licence: Option<&Secret<String>>,
     ) -> Result<Node, BackendError> {
-        let ports = AgentPorts::free()?;
         let token = Secret::new(uuid::Uuid::new_v4().to_string());
         let audit_dir = if audit {
             let dir = tempfile::Builder::new()
@@ -253,23 +310,22 @@ impl Docker {
             None
         };
         let audit_path = audit.then(|| format!("{AUDIT_DIR_IN_CONTAINER}/audit.json"));
-        let config = agent_config(ports, &token, audit_path.as_deref());
+        let spec = ContainerSpec::new(self.config.network, &token, audit_path.as_deref())?;
         let (name, tag) = split_image(&self.config.image);
-        let mut request = GenericImage::new(name, tag)
-            .with_cmd([
-                "agent",
-                "-dev",
-                "-client",
-                "127.0.0.1",
-                "-bind",
-                "127.0.0.1",
-            ])
-            .with_env_var("CONSUL_LOCAL_CONFIG", config.to_string())
+        let mut image = GenericImage::new(name, tag);
+        if let Some(port) = spec.published_port {
+            image = image.with_exposed_port(ContainerPort::Tcp(port));
+        }
+        let network = self.config.network;
+        let mut request = image
+            .with_cmd(spec.cmd.clone())
+            .with_env_var("CONSUL_LOCAL_CONFIG", spec.config.to_string())
             .with_label(CONTAINER_LABEL, "docker")
-            // Host networking: the agent reaches the AWS emulator on the host's loopback, and
-            // the harness reaches the agent on the ports chosen above.
-            .with_host_config_modifier(|host| host.network_mode = Some("host".to_string()))
+            .with_host_config_modifier(move |host| spec_host_config(network, host))
             .with_startup_timeout(READY_TIMEOUT);
+        if network == DockerNetwork::Bridge {
+            request = request.with_host(HOST_GATEWAY_NAME, Host::HostGateway);
+        }
         if let Some(l) = licence {
             request = request.with_env_var("CONSUL_LICENSE", l.expose().clone());
         }
@@ -289,9 +345,21 @@ impl Docker {
                 return Err(start_error(&self.config.image, &e));
             }
         };
+        let http_port = match spec.published_port {
+            None => spec.http_port,
+            Some(port) => match container.get_host_port_ipv4(ContainerPort::Tcp(port)).await {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = container.rm().await;
+                    return Err(BackendError::Failed(format!(
+                        "cannot find the host port of the Consul container's HTTP port {port}: {e}"
+                    )));
+                }
+            },
+        };
         let node = Node {
             container,
-            http_addr: format!("http://127.0.0.1:{}", ports.http),
+            http_addr: format!("http://127.0.0.1:{http_port}"),
             token,
             audit_dir,
         };
@@ -324,6 +392,145 @@ impl Docker {
             }
         }
     }
+}
+
+/// How one Consul container is started, per network mode.
+#[derive(Debug)]
+struct ContainerSpec {
+    /// The agent's command line.
+    cmd: Vec<String>,
+    /// `CONSUL_LOCAL_CONFIG`.
+    config: serde_json::Value,
+    /// The agent's HTTP port inside the container.
+    http_port: u16,
+    /// The container port published on 127.0.0.1 (bridge networks only).
+    published_port: Option<u16>,
+}
+
+impl ContainerSpec {
+    fn new(
+        network: DockerNetwork,
+        token: &Secret<String>,
+        audit_path: Option<&str>,
+    ) -> Result<ContainerSpec, BackendError> {
+        let cmd = |client: &str| {
+            ["agent", "-dev", "-client", client, "-bind", "127.0.0.1"]
+                .map(String::from)
+                .to_vec()
+        };
+        Ok(match network {
+            // On the host's network every agent needs ports of its own, chosen here.
+            DockerNetwork::Host => {
+                let ports = AgentPorts::free()?;
+                ContainerSpec {
+                    cmd: cmd("127.0.0.1"),
+                    config: agent_config(ports, token, audit_path),
+                    http_port: ports.http,
+                    published_port: None,
+                }
+            }
+            // In its own network namespace an agent keeps Consul's default ports; only HTTP
+            // leaves the container, published on the host's loopback. Serf and RPC stay on the
+            // container's loopback (a single dev server talks only to itself).
+            DockerNetwork::Bridge => {
+                let ports = AgentPorts {
+                    http: BRIDGE_HTTP_PORT,
+                    serf_lan: 8301,
+                    server: 8300,
+                };
+                let mut config = agent_config(ports, token, audit_path);
+                if let Some(obj) = config.as_object_mut() {
+                    obj.insert("client_addr".into(), "0.0.0.0".into());
+                }
+                ContainerSpec {
+                    cmd: cmd("0.0.0.0"),
+                    config,
+                    http_port: BRIDGE_HTTP_PORT,
+                    published_port: Some(BRIDGE_HTTP_PORT),
+                }
+            }
+        })
+    }
+}
+
+/// The engine-side settings of a network mode: host networking, or the bridge with the HTTP
+/// port published on 127.0.0.1 only (testcontainers would publish every port on all
+/// interfaces).
+fn spec_host_config(
+    network: DockerNetwork,
+    host: &mut testcontainers::bollard::models::HostConfig,
+) {
+    use testcontainers::bollard::models::PortBinding;
+    match network {
+        DockerNetwork::Host => host.network_mode = Some("host".to_string()),
+        DockerNetwork::Bridge => {
+            host.publish_all_ports = Some(false);
+            host.port_bindings = Some(
+                [(
+                    format!("{BRIDGE_HTTP_PORT}/tcp"),
+                    Some(vec![PortBinding {
+                        host_ip: Some(Ipv4Addr::LOCALHOST.to_string()),
+                        // Empty: the engine picks a free port.
+                        host_port: Some(String::new()),
+                    }]),
+                )]
+                .into_iter()
+                .collect(),
+            );
+        }
+    }
+}
+
+/// The AWS emulator's URL from inside a bridge-networked container.
+fn gateway_url(port: u16) -> String {
+    format!("http://{HOST_GATEWAY_NAME}:{port}")
+}
+
+/// Where the AWS emulator listens so containers reach it, and a warning when that is not
+/// loopback.
+async fn aws_listen_ip(
+    docker: &testcontainers::bollard::Docker,
+    config: &DockerConfig,
+) -> Result<IpAddr, String> {
+    let ip = match (config.network, config.host_ip) {
+        (DockerNetwork::Host, _) => return Ok(Ipv4Addr::LOCALHOST.into()),
+        (DockerNetwork::Bridge, Some(ip)) => ip,
+        // UNVERIFIED here (no Docker Desktop on the project's machines): Docker Desktop
+        // routes `host.docker.internal` to the host's loopback, so the emulator stays there.
+        (DockerNetwork::Bridge, None) if !cfg!(target_os = "linux") => {
+            return Ok(Ipv4Addr::LOCALHOST.into());
+        }
+        (DockerNetwork::Bridge, None) => bridge_gateway(docker).await?,
+    };
+    if !ip.is_loopback() {
+        eprintln!(
+            "iamconform: warning: the AWS emulator listens on {ip} for the containers on Docker's bridge network; it accepts fake credentials, so keep that address private"
+        );
+    }
+    Ok(ip)
+}
+
+/// The gateway of the engine's default `bridge` network: what `host-gateway` means on Linux.
+async fn bridge_gateway(docker: &testcontainers::bollard::Docker) -> Result<IpAddr, String> {
+    let network = docker
+        .inspect_network(
+            "bridge",
+            None::<testcontainers::bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .map_err(|e| {
+            format!("cannot inspect Docker's bridge network: {e}; pass --docker-host-ip or use --docker-network host")
+        })?;
+    network
+        .ipam
+        .and_then(|ipam| ipam.config)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.gateway.as_deref())
+        .find_map(|g| g.parse::<IpAddr>().ok())
+        .ok_or_else(|| {
+            "Docker's bridge network has no gateway address: pass --docker-host-ip or use --docker-network host".to_string()
+        })
 }
 
 async fn remove_by_name(name: &str) {
@@ -374,7 +581,13 @@ async fn check_engine(config: &DockerConfig) -> Preflight {
             "no Consul Enterprise licence: set CONSUL_LICENSE to the licence text or CONSUL_LICENSE_PATH to its file".into(),
         );
     }
-    Preflight::Ready { standin }
+    match aws_listen_ip(&docker, config).await {
+        Ok(aws_listen_ip) => Preflight::Ready {
+            standin,
+            aws_listen_ip,
+        },
+        Err(reason) => Preflight::Unavailable(reason),
+    }
 }
 
 async fn pull(
@@ -769,6 +982,89 @@ mod tests {
         );
         assert!(
             standin::serve_args(&argv(&["agent", "-dev", "-client"]), Some(acl), false).is_err()
+        );
+    }
+
+    #[test]
+    fn host_networking_uses_loopback_ports_of_its_own() {
+        let token = Secret::new("t-h".to_string());
+        let spec = ContainerSpec::new(DockerNetwork::Host, &token, None).unwrap();
+        assert_eq!(spec.published_port, None);
+        assert_eq!(
+            spec.config.pointer("/ports/http").and_then(|p| p.as_u64()),
+            Some(u64::from(spec.http_port))
+        );
+        assert_ne!(spec.http_port, BRIDGE_HTTP_PORT);
+        assert_eq!(spec.config["client_addr"], "127.0.0.1");
+        let mut host = testcontainers::bollard::models::HostConfig::default();
+        spec_host_config(DockerNetwork::Host, &mut host);
+        assert_eq!(host.network_mode.as_deref(), Some("host"));
+        assert_eq!(host.port_bindings, None);
+    }
+
+    #[test]
+    fn a_bridged_agent_publishes_only_http_and_only_on_loopback() {
+        let token = Secret::new("t-b".to_string());
+        let spec =
+            ContainerSpec::new(DockerNetwork::Bridge, &token, Some("/x/audit.json")).unwrap();
+        assert_eq!(spec.published_port, Some(8500));
+        assert_eq!(spec.config["client_addr"], "0.0.0.0");
+        assert_eq!(spec.config["bind_addr"], "127.0.0.1");
+        assert_eq!(
+            spec.config.pointer("/ports/http"),
+            Some(&serde_json::json!(8500))
+        );
+        assert_eq!(
+            spec.config.pointer("/acl/tokens/initial_management"),
+            Some(&serde_json::json!("t-b"))
+        );
+        assert_eq!(
+            spec.cmd,
+            ["agent", "-dev", "-client", "0.0.0.0", "-bind", "127.0.0.1"]
+        );
+        let mut host = testcontainers::bollard::models::HostConfig {
+            publish_all_ports: Some(true),
+            ..Default::default()
+        };
+        spec_host_config(DockerNetwork::Bridge, &mut host);
+        assert_eq!(host.network_mode, None);
+        assert_eq!(host.publish_all_ports, Some(false));
+        let bindings = host.port_bindings.unwrap();
+        assert_eq!(bindings.len(), 1);
+        let binding = bindings["8500/tcp"].as_ref().unwrap();
+        assert_eq!(binding.len(), 1);
+        assert_eq!(binding[0].host_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(binding[0].host_port.as_deref(), Some(""));
+        // The stand-in image, started the same way, listens where the port is published.
+        let plan = standin::serve_args(&spec.cmd, Some(&spec.config.to_string()), true).unwrap();
+        assert_eq!(
+            plan.args,
+            [
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--allow-remote",
+                "--consul-listen",
+                "0.0.0.0:8500",
+                "--enterprise",
+                "--audit-log",
+                "/x/audit.json"
+            ]
+        );
+        assert_eq!(gateway_url(4566), "http://host.docker.internal:4566");
+    }
+
+    #[test]
+    fn the_default_network_follows_the_platform() {
+        let expected = if cfg!(target_os = "linux") {
+            DockerNetwork::Host
+        } else {
+            DockerNetwork::Bridge
+        };
+        assert_eq!(DockerNetwork::platform_default(), expected);
+        assert_eq!(
+            DockerConfig::from_env(None, false).unwrap().network,
+            expected
         );
     }
 

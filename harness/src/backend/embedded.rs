@@ -56,6 +56,7 @@ impl Embedded {
             http_addr: url,
             management_token: management,
             inject_endpoints: false,
+            consul_aws_url: None,
             audit_log: audit_path,
             clock: Some(Box::new(move |offset| clock.set_offset(offset))),
             guard: Box::new(Arc::new((consul, audit_dir))),

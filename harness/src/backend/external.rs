@@ -46,6 +46,7 @@ impl External {
             http_addr: self.addr.clone(),
             management_token: self.token.clone(),
             inject_endpoints: true,
+            consul_aws_url: None,
             audit_log: None,
             clock: None,
             guard: Box::new(()),

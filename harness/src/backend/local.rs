@@ -387,6 +387,7 @@ where
         management_token: token,
         // Real Consul calls the AWS hosts it is given: point it at the scenario's emulator.
         inject_endpoints: true,
+        consul_aws_url: None,
         audit_log,
         clock: None,
         guard: Box::new(node),

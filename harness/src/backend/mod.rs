@@ -27,6 +27,8 @@ pub struct Needs {
     pub audit: bool,
     /// The AWS emulator of this scenario, as reachable from the harness (loopback URL).
     pub aws_url: String,
+    /// The AWS emulator's socket address (its port is the same for every route to it).
+    pub aws_addr: std::net::SocketAddr,
 }
 
 /// A Consul server leased to one scenario.
@@ -38,6 +40,9 @@ pub struct ConsulInstance {
     /// Whether aws-iam auth methods must get `STSEndpoint`/`IAMEndpoint` pointing at the AWS
     /// emulator (real Consul cannot map AWS hosts to it the way the embedded one does).
     pub inject_endpoints: bool,
+    /// The AWS emulator's URL as this Consul reaches it, when that is not the harness's
+    /// loopback URL (a container on a bridge network goes through `host.docker.internal`).
+    pub consul_aws_url: Option<String>,
     /// Where to read the audit log, when one is configured.
     pub audit_log: Option<PathBuf>,
     /// Shifts Consul's clock (token expiry), when the backend can.
@@ -131,6 +136,15 @@ impl Backend {
             Self::Docker(b) => b.acquire(needs).await,
             Self::Local(b) => b.acquire(needs).await,
             Self::Unavailable { reason, .. } => Err(BackendError::Unavailable(reason.clone())),
+        }
+    }
+
+    /// Where the scenario's AWS emulator must listen so this backend's Consul reaches it:
+    /// loopback, except for containers on a bridge network (see [`docker::DockerNetwork`]).
+    pub async fn aws_listen_ip(&self) -> Result<std::net::IpAddr, BackendError> {
+        match self {
+            Self::Docker(b) => b.aws_listen_ip().await,
+            _ => Ok(std::net::Ipv4Addr::LOCALHOST.into()),
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Args;
 use iamconform_secret::Secret;
 
-use crate::backend::docker::{Docker, DockerConfig};
+use crate::backend::docker::{Docker, DockerConfig, DockerNetwork};
 use crate::backend::local::Local;
 use crate::backend::{Backend, BackendKind};
 use crate::cli::{default_paths, exit, fixtures_dir};
@@ -42,6 +42,16 @@ pub(crate) struct RunArgs {
     /// Consul image for --backend docker.
     #[arg(long)]
     consul_image: Option<String>,
+    /// How --backend docker networks its containers: host (default on Linux; nothing leaves
+    /// loopback) or bridge (default elsewhere: Consul's HTTP port published on 127.0.0.1, the
+    /// AWS emulator reached as host.docker.internal).
+    #[arg(long, value_enum, value_name = "MODE")]
+    docker_network: Option<DockerNetwork>,
+    /// With --docker-network bridge: the host address host.docker.internal leads to, where
+    /// the AWS emulator listens (default: 127.0.0.1 on macOS/Windows, the bridge's gateway
+    /// on Linux).
+    #[arg(long, value_name = "IP")]
+    docker_host_ip: Option<std::net::IpAddr>,
     /// consul binary for --backend local (default: consul on PATH).
     #[arg(long)]
     consul_bin: Option<PathBuf>,
@@ -399,7 +409,14 @@ fn make_backend(args: &RunArgs, kind: BackendKind) -> Result<Backend, String> {
             ))
         }
         BackendKind::Docker => {
-            let config = DockerConfig::from_env(args.consul_image.clone(), args.enterprise)?;
+            let mut config = DockerConfig::from_env(args.consul_image.clone(), args.enterprise)?;
+            if let Some(network) = args.docker_network {
+                config.network = network;
+            }
+            if args.docker_host_ip.is_some() && config.network != DockerNetwork::Bridge {
+                return Err("--docker-host-ip needs --docker-network bridge".into());
+            }
+            config.host_ip = args.docker_host_ip;
             Backend::Docker(Docker::new(config))
         }
         // No `consul` binary is a reason to skip, not a usage error: the run says what is missing.

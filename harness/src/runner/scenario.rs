@@ -258,13 +258,19 @@ impl Ctx {
             },
             ..AwsConfig::default()
         };
-        let aws = iamconform_aws::bind(AwsState::new(store, config), ([127, 0, 0, 1], 0).into())
+        let listen_ip = match shared.backend.aws_listen_ip().await {
+            Ok(ip) => ip,
+            Err(BackendError::Unavailable(reason)) => return Err(Start::Skip(reason)),
+            Err(BackendError::Failed(message)) => return Err(Start::Fail(message)),
+        };
+        let aws = iamconform_aws::bind(AwsState::new(store, config), (listen_ip, 0).into())
             .await
             .map_err(|e| Start::Fail(format!("cannot start the AWS emulator: {e}")))?;
         let needs = Needs {
             enterprise,
             audit: scenario.consul.audit,
             aws_url: aws.base_url(),
+            aws_addr: aws.addr,
         };
         let consul = match shared.backend.acquire(&needs).await {
             Ok(c) => c,
@@ -301,6 +307,14 @@ impl Ctx {
         Ok(ctx)
     }
 
+    /// The AWS emulator's URL as the scenario's Consul reaches it.
+    pub(super) fn consul_aws_url(&self) -> String {
+        self.consul
+            .consul_aws_url
+            .clone()
+            .unwrap_or_else(|| self.aws.base_url())
+    }
+
     /// Creates the scenario's Consul objects (preset first) through the HTTP API, so every
     /// backend gets them the same way.
     async fn apply_setup(&mut self, scenario: &Scenario) -> Result<(), String> {
@@ -320,7 +334,7 @@ impl Ctx {
             auth_methods: c.auth_methods.clone(),
             binding_rules: c.binding_rules.clone(),
         });
-        let aws_url = self.aws.base_url();
+        let aws_url = self.consul_aws_url();
         let groups: [(&str, &str, &Vec<serde_json::Value>); 5] = [
             ("namespace", "/v1/namespace", &objects.namespaces),
             ("policy", "/v1/acl/policy", &objects.policies),

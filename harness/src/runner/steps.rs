@@ -917,7 +917,7 @@ async fn api(ctx: &mut Ctx, call: &ApiCall, expect: &ApiExpect) -> StepResult {
     let body = call.body.as_ref().map(|b| {
         let mut b = b.clone();
         if call.path.starts_with("/v1/acl/auth-method") && ctx.consul.inject_endpoints {
-            inject_endpoints(&mut b, &ctx.aws.base_url());
+            inject_endpoints(&mut b, &ctx.consul_aws_url());
         }
         b
     });
