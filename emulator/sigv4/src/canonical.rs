@@ -52,15 +52,39 @@ pub(crate) fn check_path(path: &str) -> Result<(), SigV4Error> {
 
 /// `<CanonicalURI>`: the raw path, normalised if asked (non-S3), then percent-encoded once more.
 pub fn canonical_uri(path: &str, normalize: bool) -> String {
+    let mut out = Vec::with_capacity(path.len() + 1);
+    canonical_uri_into(&mut out, path, normalize);
+    // Only ASCII was written (unreserved bytes, `/` and `%XX` escapes).
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn canonical_uri_into(out: &mut Vec<u8>, path: &str, normalize: bool) {
     let path = if path.is_empty() { "/" } else { path };
-    let normalized;
-    let path = if normalize {
-        normalized = normalize_path(path);
-        normalized.as_str()
+    // Normalising only changes a path with an empty, `.` or `..` segment; the paths STS and
+    // IAM see (`/`, `/sts/`) have none, so they skip building the normalised copy.
+    if normalize && needs_normalizing(path) {
+        uri_encode_into(out, normalize_path(path).as_bytes(), true);
     } else {
-        path
+        uri_encode_into(out, path.as_bytes(), true);
+    }
+}
+
+/// Whether [`normalize_path`] would change `path` (which starts with `/` or is `/`-less).
+fn needs_normalizing(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return true;
     };
-    uri_encode(path.as_bytes(), true)
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        match segment {
+            // A trailing `/` leaves an empty last segment, which normalising keeps.
+            "" if last => {}
+            "" | "." | ".." => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Removes `.` segments, resolves `..`, collapses runs of `/` and keeps a trailing `/`, like
@@ -152,21 +176,24 @@ fn hex_value(b: u8) -> Option<u8> {
 /// RFC 3986 percent-encoding with uppercase hex; only unreserved bytes (and `/` if asked)
 /// stay as they are.
 pub(crate) fn uri_encode(bytes: &[u8], keep_slash: bool) -> String {
+    let mut out = Vec::with_capacity(bytes.len());
+    uri_encode_into(&mut out, bytes, keep_slash);
+    // Only ASCII was written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn uri_encode_into(out: &mut Vec<u8>, bytes: &[u8], keep_slash: bool) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
         if b.is_ascii_alphanumeric()
             || matches!(b, b'-' | b'_' | b'.' | b'~')
             || (keep_slash && b == b'/')
         {
-            out.push(char::from(b));
+            out.push(b);
         } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0f)]]);
         }
     }
-    out
 }
 
 /// `<CanonicalQueryString>`: re-encoded pairs sorted by key then value. In query (presigned)
@@ -204,73 +231,100 @@ pub(crate) fn canonical_query(
 /// One header value as it enters the canonical request: obsolete line folds become spaces,
 /// the ends are trimmed and runs of spaces collapse to one (even inside quotes).
 pub(crate) fn canonical_header_value(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    canonical_header_value_into(&mut out, raw);
+    out
+}
+
+fn canonical_header_value_into(out: &mut Vec<u8>, raw: &[u8]) {
     let is_blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     let start = raw.iter().position(|b| !is_blank(b)).unwrap_or(raw.len());
     let end = raw
         .iter()
         .rposition(|b| !is_blank(b))
         .map_or(start, |i| i + 1);
-    let mut out = Vec::with_capacity(end.saturating_sub(start));
+    // The trimmed value starts with a non-blank byte, so "the previous byte was a space" only
+    // ever refers to bytes of this value, never to what `out` already holds.
+    let mut prev_space = false;
     for &b in raw.get(start..end).unwrap_or_default() {
         let b = if b == b'\r' || b == b'\n' { b' ' } else { b };
-        if b == b' ' && out.last() == Some(&b' ') {
+        if b == b' ' && prev_space {
             continue;
         }
+        prev_space = b == b' ';
         out.push(b);
     }
-    out
 }
 
-/// The values of a signed header. `host` falls back to the HTTP/2 `:authority` and back.
-fn signed_header_values<'a>(req: &SignedRequest<'a>, name: &str) -> Vec<&'a [u8]> {
-    let values: Vec<&[u8]> = req.header_values(name).collect();
-    if !values.is_empty() {
-        return values;
+/// Writes the values of a signed header, joined with `,`. `host` falls back to the HTTP/2
+/// `:authority` and back.
+fn signed_header_values_into(out: &mut Vec<u8>, req: &SignedRequest<'_>, name: &str) {
+    let mut any = false;
+    for value in req.header_values(name) {
+        if any {
+            out.push(b',');
+        }
+        any = true;
+        canonical_header_value_into(out, value);
     }
-    if name.eq_ignore_ascii_case("host") {
-        req.header_values(":authority").collect()
+    if any {
+        return;
+    }
+    let fallback = if name.eq_ignore_ascii_case("host") {
+        ":authority"
     } else if name == ":authority" {
-        req.header_values("host").collect()
+        "host"
     } else {
-        values
+        return;
+    };
+    for (i, value) in req.header_values(fallback).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        canonical_header_value_into(out, value);
     }
 }
 
 /// `<CanonicalHeaders>`: one `name:value\n` line per signed header, in SignedHeaders order;
 /// duplicates joined with `,`; an absent header gives an empty value.
-pub(crate) fn canonical_headers(
+fn canonical_headers_into(
+    out: &mut Vec<u8>,
     req: &SignedRequest<'_>,
     signed_headers: &[&str],
     redaction: Redaction,
-) -> Vec<u8> {
-    let mut out = Vec::new();
+) {
     for name in signed_headers {
-        let lower = name.to_ascii_lowercase();
-        out.extend_from_slice(lower.as_bytes());
+        let lower_start = out.len();
+        out.extend_from_slice(name.as_bytes());
+        if let Some(written) = out.get_mut(lower_start..) {
+            written.make_ascii_lowercase();
+        }
         out.push(b':');
-        if redaction == Redaction::HideToken && lower == TOKEN_HEADER {
+        if redaction == Redaction::HideToken && name.eq_ignore_ascii_case(TOKEN_HEADER) {
             out.extend_from_slice(REDACTED.as_bytes());
         } else {
-            for (i, value) in signed_header_values(req, name).into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(&canonical_header_value(value));
-            }
+            signed_header_values_into(out, req, name);
         }
         out.push(b'\n');
     }
-    out
 }
 
 /// `<HashedPayload>`: the `x-amz-content-sha256` header if sent, else SHA-256 of the body.
 pub fn payload_hash(req: &SignedRequest<'_>) -> String {
+    let mut out = Vec::with_capacity(64);
+    payload_hash_into(&mut out, req);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn payload_hash_into(out: &mut Vec<u8>, req: &SignedRequest<'_>) {
     match req.first_header("x-amz-content-sha256") {
-        Some(v) => String::from_utf8_lossy(&canonical_header_value(v)).into_owned(),
-        None => crate::key::hex_lower(&Sha256::digest(req.body)),
+        Some(v) => canonical_header_value_into(out, v),
+        None => crate::key::hex_lower_into(out, &Sha256::digest(req.body)),
     }
 }
 
+/// The whole canonical request, written into one buffer (profiles showed the per-part
+/// strings of an earlier version as a large share of a verification).
 pub(crate) fn build(
     req: &SignedRequest<'_>,
     params: &[QueryParam],
@@ -279,18 +333,28 @@ pub(crate) fn build(
     location: AuthLocation,
     redaction: Redaction,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + req.query.len());
+    let header_bytes: usize = req.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+    let mut out = Vec::with_capacity(
+        req.method.len() + 3 * req.path.len() + 3 * req.query.len() + header_bytes + 80,
+    );
     out.extend_from_slice(req.method.as_bytes());
     out.push(b'\n');
-    out.extend_from_slice(canonical_uri(req.path, normalize_path).as_bytes());
+    canonical_uri_into(&mut out, req.path, normalize_path);
     out.push(b'\n');
-    out.extend_from_slice(canonical_query(params, location, redaction).as_bytes());
+    if !params.is_empty() {
+        out.extend_from_slice(canonical_query(params, location, redaction).as_bytes());
+    }
     out.push(b'\n');
-    out.extend_from_slice(&canonical_headers(req, signed_headers, redaction));
+    canonical_headers_into(&mut out, req, signed_headers, redaction);
     out.push(b'\n');
-    out.extend_from_slice(signed_headers.join(";").as_bytes());
+    for (i, name) in signed_headers.iter().enumerate() {
+        if i > 0 {
+            out.push(b';');
+        }
+        out.extend_from_slice(name.as_bytes());
+    }
     out.push(b'\n');
-    out.extend_from_slice(payload_hash(req).as_bytes());
+    payload_hash_into(&mut out, req);
     out
 }
 
@@ -340,10 +404,16 @@ pub fn canonical_request_redacted(
 /// The string to sign (spec §1.8): algorithm, request time, scope, hex SHA-256 of the
 /// canonical request, joined by `\n`.
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
-    format!(
-        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        crate::key::hex_lower(&Sha256::digest(canonical_request))
-    )
+    let mut out = Vec::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 67);
+    out.extend_from_slice(ALGORITHM.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(amz_date.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(scope.as_bytes());
+    out.push(b'\n');
+    crate::key::hex_lower_into(&mut out, &Sha256::digest(canonical_request));
+    // Every part is a `&str` or ASCII hex, so this is valid UTF-8 and never lossy.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -358,6 +428,34 @@ mod tests {
         assert_eq!(normalize_path("/./example"), "/example");
         assert_eq!(normalize_path("//"), "/");
         assert_eq!(normalize_path("/example/.."), "/");
+    }
+
+    #[test]
+    fn skipping_normalisation_only_skips_what_it_would_not_change() {
+        // Every path of up to four segments over these pieces, with and without a leading
+        // and a trailing slash.
+        let pieces = ["", ".", "..", "a", "sts", "b%2F", "..."];
+        let mut paths = vec![String::new()];
+        for _ in 0..4 {
+            let mut longer = Vec::new();
+            for p in &paths {
+                for piece in pieces {
+                    longer.push(format!("{p}/{piece}"));
+                }
+            }
+            paths.extend(longer);
+        }
+        for path in paths.iter().flat_map(|p| [p.clone(), format!("{p}/"), format!("x{p}")]) {
+            let path = if path.is_empty() { "/".to_owned() } else { path };
+            if !needs_normalizing(&path) {
+                assert_eq!(normalize_path(&path), path, "{path}");
+            }
+            assert_eq!(
+                canonical_uri(&path, true),
+                uri_encode(normalize_path(&path).as_bytes(), true),
+                "{path}"
+            );
+        }
     }
 
     #[test]

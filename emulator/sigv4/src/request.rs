@@ -4,6 +4,8 @@
 //! before verification, because the canonical request must be rebuilt from the bytes the
 //! client signed.
 
+use std::borrow::Cow;
+
 /// A request as received, before any decoding: what SigV4 verification needs.
 #[derive(Debug, Clone, Copy)]
 pub struct SignedRequest<'a> {
@@ -36,7 +38,13 @@ impl<'a> SignedRequest<'a> {
 }
 
 /// Header bytes as text. Header values are opaque bytes on the wire; like scratchstack we read
-/// them as Latin-1, which never fails and keeps ASCII unchanged.
-pub(crate) fn latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| char::from(b)).collect()
+/// them as Latin-1, which never fails and keeps ASCII unchanged (so ASCII, the usual case, is
+/// borrowed as it is).
+pub(crate) fn latin1(bytes: &[u8]) -> Cow<'_, str> {
+    if bytes.is_ascii()
+        && let Ok(text) = std::str::from_utf8(bytes)
+    {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect())
 }

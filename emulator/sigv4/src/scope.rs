@@ -21,10 +21,15 @@ pub struct CredentialScope {
 impl CredentialScope {
     /// `date/region/service/aws4_request`, as it goes into the string to sign.
     pub fn render(&self) -> String {
-        format!(
-            "{}/{}/{}/{TERMINATOR}",
-            self.date, self.region, self.service
-        )
+        let mut out = String::with_capacity(
+            self.date.len() + self.region.len() + self.service.len() + TERMINATOR.len() + 3,
+        );
+        for part in [&self.date, &self.region, &self.service] {
+            out.push_str(part);
+            out.push('/');
+        }
+        out.push_str(TERMINATOR);
+        out
     }
 }
 

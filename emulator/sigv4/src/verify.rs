@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use crate::auth_params::{AuthLocation, parse_auth_with};
 use crate::canonical::{self, Redaction, TOKEN_HEADER, TOKEN_PARAM};
 use crate::error::{InvalidClientToken, Mismatch, SigV4Error};
-use crate::key::{derive_signing_key, sign};
+use crate::key::{cached_signing_key, sign};
 use crate::request::SignedRequest;
 use crate::scope::{self, CredentialScope};
 use crate::timestamp;
@@ -110,8 +110,8 @@ pub fn verify(
     );
     let scope_text = credential.scope.render();
     let string_to_sign = canonical::string_to_sign(&auth.amz_date, &scope_text, &canonical_request);
-    let signing_key = derive_signing_key(
-        record.secret_access_key.expose(),
+    let signing_key = cached_signing_key(
+        &record.secret_access_key,
         &credential.scope.date,
         &credential.scope.region,
         &credential.scope.service,
