@@ -3,6 +3,13 @@
 //! Prints exactly one JSON line on stdout when ready, e.g.
 //! `{"sts":"http://127.0.0.1:4566","iam":"http://127.0.0.1:4566","ecs_credentials":"http://127.0.0.1:4566/v2/credentials/","admin":"http://127.0.0.1:4566/_iamconform/","consul":"http://127.0.0.1:8500","consul_management_token":"…"}`;
 //! logs go to stderr; SIGINT/SIGTERM stop it cleanly.
+//!
+//! With `--state-dir DIR` the Consul emulator's ACL state is durable (docs/reliability.md,
+//! "Durability"): every write is in `DIR/state.json` before its response is sent, and a
+//! restart with the same directory restores it. The ready line then also carries
+//! `"consul_state_file"` and `"consul_restored"` (`false` on the first start, `true` after a
+//! restore). A restored state keeps its management token (printed as
+//! `consul_management_token`) and `--consul-preset` is applied only on the first start.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +18,7 @@ use std::process::ExitCode;
 use clap::Args;
 use iamconform_aws::{AwsConfig, AwsState, IdentityStore, RegionMode};
 use iamconform_consul::authmethod::aws_iam::Outbound;
-use iamconform_consul::{AuditConfig, ConsulConfig, ConsulState, RunningConsul, Setup};
+use iamconform_consul::{AuditConfig, ConsulConfig, ConsulState, RunningConsul, Setup, StartError};
 use iamconform_secret::Secret;
 
 use crate::cli::exit;
@@ -47,6 +54,11 @@ pub(crate) struct ServeArgs {
     /// The management token's SecretID (default: a random UUID, printed in the ready line).
     #[arg(long, env = "IAMCONFORM_MANAGEMENT_TOKEN", hide_env_values = true)]
     management_token: Option<String>,
+    /// Keep the Consul emulator's ACL state in DIR (created if missing): every write is saved
+    /// (fsynced) before it is answered, and a restart with the same DIR restores it. Presets
+    /// apply only on the first start; a restored state keeps its management token.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Region policy of the AWS emulator: lenient (any well-formed region) or aws (as AWS).
     #[arg(long, default_value = "lenient", value_parser = ["lenient", "aws"])]
     region_mode: String,
@@ -96,6 +108,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
             "--audit-log needs --enterprise (audit logging is a Consul Enterprise feature)",
         );
     }
+    if args.state_dir.is_some() && args.no_consul {
+        return fail(
+            exit::USAGE,
+            "--state-dir keeps the Consul emulator's state; it cannot be combined with --no-consul",
+        );
+    }
     let store = match &args.fixtures {
         Some(path) => IdentityStore::load(path),
         None => IdentityStore::shipped(),
@@ -130,25 +148,49 @@ async fn serve(args: ServeArgs) -> ExitCode {
     });
     let mut consul = None;
     if !args.no_consul {
-        let token = args
-            .management_token
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let config = ConsulConfig {
             enterprise: args.enterprise,
-            initial_management_token: Some(Secret::new(token.clone())),
+            initial_management_token: args.management_token.clone().map(Secret::new),
             outbound: Outbound {
                 aws_endpoint: Some(base.clone()),
                 ..Outbound::default()
             },
             audit: args.audit_log.clone().map(|path| AuditConfig { path }),
+            state_dir: args.state_dir.clone(),
             ..ConsulConfig::default()
         };
         let state = match ConsulState::new(config) {
             Ok(s) => s,
+            // A state directory that cannot be used (damaged or foreign file, locked by
+            // another serve, not writable) is the user's to fix; never start empty over it.
+            Err(e @ StartError::State(_)) => return fail(exit::USAGE, e),
             Err(e) => return fail(exit::INTERNAL, e),
         };
-        if let Some(preset) = &args.consul_preset {
+        // The token to print: the one given, else the one a restored state already has,
+        // else a fresh one (created now, and saved when the state is durable).
+        let given = args.management_token.clone().map(Secret::new);
+        let token = match given.or_else(|| state.store.initial_management_secret()) {
+            Some(t) => t,
+            None => {
+                let t = Secret::new(uuid::Uuid::new_v4().to_string());
+                if let Err(e) = state.store.set_initial_management(t.clone()) {
+                    return fail(
+                        exit::INTERNAL,
+                        format!("cannot create the management token: {e}"),
+                    );
+                }
+                t
+            }
+        };
+        let restored = state.store.restored();
+        if restored {
+            tracing::info!(
+                state_file = ?state.store.state_file(),
+                index = state.store.index(),
+                preset_skipped = args.consul_preset.is_some(),
+                "restored the Consul ACL state; presets apply only on the first start"
+            );
+        } else if let Some(preset) = &args.consul_preset {
             let applied = std::fs::read_to_string(preset)
                 .map_err(|e| format!("cannot read {}: {e}", preset.display()))
                 .and_then(|text| {
@@ -160,15 +202,28 @@ async fn serve(args: ServeArgs) -> ExitCode {
                         .map_err(|e| format!("{}: {e}", preset.display()))
                 });
             if let Err(e) = applied {
+                // The objects created before the rejection are already saved; forget the
+                // state this first start wrote, so the next start is a first start again
+                // and applies the fixed preset.
+                if let Some(path) = state.store.state_file()
+                    && let Err(rm) = std::fs::remove_file(path)
+                {
+                    tracing::warn!(path = %path.display(), error = %rm, "cannot remove the partial state file; delete it before the next start");
+                }
                 return fail(exit::USAGE, format!("invalid Consul preset: {e}"));
             }
+        }
+        if let Some(path) = state.store.state_file() {
+            ready["consul_state_file"] = serde_json::Value::String(path.display().to_string());
+            ready["consul_restored"] = serde_json::Value::Bool(restored);
         }
         match RunningConsul::serve(state, args.consul_listen).await {
             Ok(c) => {
                 ready["consul"] = serde_json::Value::String(c.url());
                 // The ready line is the one place the management token is shown: it is how a
                 // developer gets it, and it is printed to stdout only, never logged.
-                ready["consul_management_token"] = serde_json::Value::String(token);
+                ready["consul_management_token"] =
+                    serde_json::Value::String(token.expose().clone());
                 consul = Some(c);
             }
             Err(e) => return fail(exit::INTERNAL, e),

@@ -1125,7 +1125,7 @@ mod durable {
             },
         )
         .unwrap();
-        rule(&s, "m", "service", "${entity_tags.service-name}", "").unwrap();
+        rule(s, "m", "service", "${entity_tags.service-name}", "").unwrap();
         let kept = login(
             s,
             "m",
