@@ -1024,6 +1024,66 @@ fn no_secret_reaches_any_output_of_serve() {
         "too few SecretIDs: {secrets:?}"
     );
 
+    // The ECS credentials endpoint: a grant's authorization token is a secret; a wrong one
+    // and a missing one must not be echoed (the right one's answer is credentials by design).
+    let grant = http(
+        aws,
+        "POST",
+        "/_iamconform/ecs/grants",
+        &[("Content-Type", "application/json")],
+        r#"{"account":"123456789012","role":"web-task","session":"task-1"}"#,
+    );
+    let grant: Value = serde_json::from_str(body_of(&grant)).unwrap();
+    let grant_token = grant["authorization_token"].as_str().unwrap().to_string();
+    let grant_path = grant["full_uri"]
+        .as_str()
+        .unwrap()
+        .split_once("/v2/")
+        .map(|(_, p)| format!("/v2/{p}"))
+        .unwrap();
+    secrets.insert(Secret {
+        kind: "ECS authorization token",
+        value: grant_token.clone(),
+    });
+    let wrong_grant = format!("{}x", &grant_token[..grant_token.len() - 1]);
+    outputs.add(
+        "ECS answer to a wrong authorization token",
+        failed(http(
+            aws,
+            "GET",
+            &grant_path,
+            &[("Authorization", &wrong_grant)],
+            "",
+        )),
+    );
+    let ok = http(
+        aws,
+        "GET",
+        &grant_path,
+        &[("Authorization", &grant_token)],
+        "",
+    );
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+
+    // `iamconform inspect` decodes bearer tokens to explain failures: its text and JSON must
+    // explain without repeating the session token or the signature-bearing headers.
+    let token_file = dir.path().join("bearer.json");
+    for (label, token) in [("good", good.clone()), ("mangled", mangled.to_string())] {
+        std::fs::write(&token_file, &token).unwrap();
+        for json in [false, true] {
+            let out = Command::new(EXE)
+                .arg("inspect")
+                .arg("--file")
+                .arg(&token_file)
+                .args(json.then_some("--json"))
+                .output()
+                .unwrap();
+            let what = if json { "inspect --json" } else { "inspect" };
+            outputs.add(format!("{what} of the {label} token: stdout"), out.stdout);
+            outputs.add(format!("{what} of the {label} token: stderr"), out.stderr);
+        }
+    }
+
     // What serve wrote: the journal (admin API), the audit log, stderr, stdout after the
     // ready line.
     outputs.add(
