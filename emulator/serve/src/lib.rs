@@ -104,8 +104,10 @@ impl Default for ServeOptions {
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets
 /// in-flight requests finish and waits for every connection to close.
 ///
-/// Errors only if the listener fails in a way retrying cannot fix; per-connection errors
-/// (timeouts, malformed requests, resets) are logged at debug level and end that connection.
+/// Accept errors are retried (after a second's pause for errors such as running out of
+/// descriptors), so today this only returns `Ok`; the `Result` matches `axum::serve` and leaves
+/// room for listener failures. Per-connection errors (timeouts, malformed requests, resets) are
+/// logged at debug level and end that connection.
 pub async fn serve<F>(
     listener: TcpListener,
     app: Router,
