@@ -9,7 +9,8 @@
 //!   diagnoses and GitHub annotations are exercised; every report format on (`--junit`,
 //!   `--json`, `GITHUB_ACTIONS=true`), `RUST_LOG=trace`; plus `iamconform explain` over each
 //!   JSON report. The client is the reference client behind a small shell wrapper that copies
-//!   each login's token sink file, so the SecretIDs Consul handed out are known to the scan.
+//!   each login's token sink file, so the SecretIDs Consul handed out are known to the scan,
+//!   and snapshots the audit logs.
 //! - `iamconform serve --enterprise --audit-log` with good and bad logins (wrong secret key,
 //!   expired session, malformed bearer token, bad JSON, unknown token) and a forged AWS
 //!   request carrying a session token; its stdout after the ready line (which shows the
@@ -25,10 +26,14 @@
 //! or one-character-altered secret). A hit names the secret's kind, the encoding and the
 //! output — never the secret.
 //!
-//! Not reachable from outside a run: the per-scenario temporary directories (audit logs of
-//! `audit: true` scenarios, token sink files) are deleted when each scenario ends, and the
-//! embedded backend's management token is never shown; the runner's own `expect_no_secrets`
-//! steps cover those inside the run.
+//! The embedded Consul's audit logs live in temporary directories deleted when their scenario
+//! ends; the run gets its own `TMPDIR` and the wrapper client snapshots them at each login
+//! and logout, so entries written after a scenario's last client call are not scanned.
+//! Not reachable from outside a run: the embedded backend's management token, the bearer
+//! tokens of `replay` steps and the SecretIDs of tokens created through the API (the
+//! runner's own `expect_no_secrets` steps cover those inside the run); a leaked bearer token
+//! of a session-credential login is still caught by its session token, base64-encoded
+//! inside `iam_request_headers`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -376,7 +381,10 @@ fn walk_secrets(v: &Value, out: &mut BTreeSet<Secret>) {
 // ------------------------------------------------------------------------- the suite runs
 
 /// The reference client behind a wrapper that keeps a copy of each login's token sink file.
-fn capturing_client(dir: &Path) -> (PathBuf, PathBuf) {
+/// It also snapshots the embedded Consul's audit logs (`$TMPDIR/.tmp*/audit.json`, deleted
+/// when their scenario ends) into `audit`, the last snapshot of each winning.
+fn capturing_client(dir: &Path, tmp: &Path, audit: &Path) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(audit).unwrap();
     let sinks = dir.join("sinks");
     std::fs::create_dir_all(&sinks).unwrap();
     let wrapper = dir.join("client.sh");
@@ -393,10 +401,15 @@ for arg in "$@"; do
       if [ -f "$f" ]; then cp "$f" "$(mktemp "{sinks}/sink.XXXXXX")"; fi ;;
   esac
 done
+for log in "{tmp}"/.tmp*/audit.json; do
+  if [ -f "$log" ]; then cp "$log" "{audit}/$(basename "$(dirname "$log")").json"; fi
+done
 exit $rc
 "#,
             exe = EXE,
-            sinks = sinks.display()
+            sinks = sinks.display(),
+            tmp = tmp.display(),
+            audit = audit.display(),
         ),
     )
     .unwrap();
@@ -430,9 +443,13 @@ argv = ["/bin/sh", "{w}", "logout", "-http-addr={{http_addr}}", "-token-file={{t
 /// One `iamconform run` over the whole suite; its outputs go to `dir/<label>/`.
 fn run_suite(label: &str, mutant: Option<&str>, enterprise: bool, dir: &Path) -> Outputs {
     let root = workspace();
-    let (adapter, sinks) = capturing_client(&dir.join(format!("{label}-client")));
     let reports = dir.join(label);
-    std::fs::create_dir_all(&reports).unwrap();
+    // The run's temporary directories land here, where the wrapper client can find the
+    // audit logs while their scenarios run.
+    let tmp = dir.join(format!("{label}-tmp"));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let audit = reports.join("audit");
+    let (adapter, sinks) = capturing_client(&dir.join(format!("{label}-client")), &tmp, &audit);
     let json = reports.join("report.json");
     let mut cmd = Command::new(EXE);
     cmd.current_dir(&root)
@@ -446,6 +463,7 @@ fn run_suite(label: &str, mutant: Option<&str>, enterprise: bool, dir: &Path) ->
         .arg(reports.join("junit.xml"))
         .env("GITHUB_ACTIONS", "true")
         .env("RUST_LOG", "trace")
+        .env("TMPDIR", &tmp)
         .env_remove("IAMCONFORM_MUTANT");
     if enterprise {
         cmd.arg("--enterprise");
@@ -482,6 +500,12 @@ fn run_suite(label: &str, mutant: Option<&str>, enterprise: bool, dir: &Path) ->
     outputs.add(format!("{label}: explain stdout"), explained.stdout);
     outputs.add(format!("{label}: explain stderr"), explained.stderr);
     outputs.add_dir(&reports);
+    if enterprise {
+        assert!(
+            std::fs::read_dir(&audit).unwrap().count() > 0,
+            "{label}: no audit log was captured"
+        );
+    }
     // Mutants may break every login; the reference must not.
     if mutant.is_none() {
         assert!(
