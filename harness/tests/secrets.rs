@@ -12,9 +12,11 @@
 //!   each login's token sink file, so the SecretIDs Consul handed out are known to the scan,
 //!   and snapshots the audit logs.
 //! - `iamconform serve --enterprise --audit-log` with good and bad logins (wrong secret key,
-//!   expired session, malformed bearer token, bad JSON, unknown token) and a forged AWS
-//!   request carrying a session token; its stdout after the ready line (which shows the
-//!   management token by design), stderr, the AWS journal (admin API) and the audit log.
+//!   wrong secret in a token with a valid GetEntity request, expired session, malformed
+//!   bearer token, bad JSON, unknown token), a forged AWS request carrying a session token,
+//!   an ECS credentials request with a wrong grant token, and `iamconform inspect` of a good
+//!   and a mangled bearer token; its stdout after the ready line (which shows the management
+//!   token by design), stderr, the AWS journal (admin API) and the audit log.
 //!   The Consul traffic goes through a recording relay, so every bearer token sent and every
 //!   SecretID returned is known to the scan; the management token lists the rest.
 //!
@@ -24,7 +26,8 @@
 //! alignments, so a secret inside a larger base64 blob such as a bearer token's
 //! `iam_request_headers` is found too), and by its first and last 24 characters (a truncated
 //! or one-character-altered secret). A hit names the secret's kind, the encoding and the
-//! output — never the secret.
+//! output — never the secret. Leaks found and reported but not yet fixed are listed in
+//! [`KNOWN_LEAKS`] with their reason, as exact (output, kind) pairs.
 //!
 //! The embedded Consul's audit logs live in temporary directories deleted when their scenario
 //! ends; the run gets its own `TMPDIR` and the wrapper client snapshots them at each login
