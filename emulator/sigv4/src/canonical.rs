@@ -7,6 +7,8 @@
 //! ```
 //! The request is bytes (header values are opaque), so the canonical request is `Vec<u8>`.
 
+use std::borrow::Cow;
+
 use sha2::{Digest, Sha256};
 
 use crate::auth_params::AuthLocation;
@@ -230,23 +232,50 @@ pub(crate) fn canonical_query(
 
 /// One header value as it enters the canonical request: obsolete line folds become spaces,
 /// the ends are trimmed and runs of spaces collapse to one (even inside quotes).
-pub(crate) fn canonical_header_value(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
-    canonical_header_value_into(&mut out, raw);
-    out
+pub(crate) fn canonical_header_value(raw: &[u8]) -> Cow<'_, [u8]> {
+    let trimmed = trim_blank(raw);
+    if is_canonical(trimmed) {
+        return Cow::Borrowed(trimmed);
+    }
+    let mut out = Vec::with_capacity(trimmed.len());
+    collapse_into(&mut out, trimmed);
+    Cow::Owned(out)
 }
 
 fn canonical_header_value_into(out: &mut Vec<u8>, raw: &[u8]) {
-    let is_blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let trimmed = trim_blank(raw);
+    // Most values (dates, hosts, session tokens) are already canonical: copy them whole
+    // rather than byte by byte.
+    if is_canonical(trimmed) {
+        out.extend_from_slice(trimmed);
+    } else {
+        collapse_into(out, trimmed);
+    }
+}
+
+fn is_blank(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn trim_blank(raw: &[u8]) -> &[u8] {
     let start = raw.iter().position(|b| !is_blank(b)).unwrap_or(raw.len());
     let end = raw
         .iter()
         .rposition(|b| !is_blank(b))
         .map_or(start, |i| i + 1);
+    raw.get(start..end).unwrap_or_default()
+}
+
+/// A trimmed value that collapsing would leave unchanged: no line break, no two spaces in a row.
+fn is_canonical(trimmed: &[u8]) -> bool {
+    !trimmed.iter().any(|&b| b == b'\r' || b == b'\n') && !trimmed.windows(2).any(|w| w == b"  ")
+}
+
+fn collapse_into(out: &mut Vec<u8>, trimmed: &[u8]) {
     // The trimmed value starts with a non-blank byte, so "the previous byte was a space" only
     // ever refers to bytes of this value, never to what `out` already holds.
     let mut prev_space = false;
-    for &b in raw.get(start..end).unwrap_or_default() {
+    for &b in trimmed {
         let b = if b == b'\r' || b == b'\n' { b' ' } else { b };
         if b == b' ' && prev_space {
             continue;
@@ -445,8 +474,15 @@ mod tests {
             }
             paths.extend(longer);
         }
-        for path in paths.iter().flat_map(|p| [p.clone(), format!("{p}/"), format!("x{p}")]) {
-            let path = if path.is_empty() { "/".to_owned() } else { path };
+        for path in paths
+            .iter()
+            .flat_map(|p| [p.clone(), format!("{p}/"), format!("x{p}")])
+        {
+            let path = if path.is_empty() {
+                "/".to_owned()
+            } else {
+                path
+            };
             if !needs_normalizing(&path) {
                 assert_eq!(normalize_path(&path), path, "{path}");
             }
@@ -474,13 +510,27 @@ mod tests {
 
     #[test]
     fn header_values_are_trimmed_and_collapsed() {
-        assert_eq!(canonical_header_value(b"  \"a   b   c\"  "), b"\"a b c\"");
+        let canon = |raw: &[u8]| {
+            let whole = canonical_header_value(raw).into_owned();
+            let mut appended = b"x:".to_vec();
+            canonical_header_value_into(&mut appended, raw);
+            assert_eq!(appended.get(2..), Some(whole.as_slice()));
+            whole
+        };
+        assert_eq!(canon(b"  \"a   b   c\"  "), b"\"a b c\"");
         assert_eq!(
-            canonical_header_value(b"value1\r\n  value2\n\tvalue3"),
+            canon(b"value1\r\n  value2\n\tvalue3"),
             b"value1 value2 \tvalue3"
         );
-        assert_eq!(canonical_header_value(b"\t x \t"), b"x");
-        assert_eq!(canonical_header_value(b""), b"");
+        assert_eq!(canon(b"\t x \t"), b"x");
+        assert_eq!(canon(b""), b"");
+        assert_eq!(canon(b"  a b\tc  "), b"a b\tc");
+        assert_eq!(canon(b"a \nb"), b"a b");
+        assert_eq!(canon(b"a\t\tb"), b"a\t\tb");
+        assert!(matches!(
+            canonical_header_value(b" abc "),
+            Cow::Borrowed(b"abc")
+        ));
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub fn verify(
         if auth.location == AuthLocation::Header {
             canonical::canonical_header_value(t)
         } else {
-            t.to_vec()
+            std::borrow::Cow::Borrowed(t)
         }
     });
 
