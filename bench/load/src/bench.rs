@@ -97,6 +97,7 @@ pub(crate) async fn once(addr: SocketAddr, req: &RawRequest) -> Result<crate::wi
 pub(crate) async fn run(args: LoadArgs) -> Result<()> {
     let at = Placement {
         cpus: args.server_cpus.clone(),
+        wrap: Vec::new(),
     };
     let tmp = std::env::temp_dir();
     let creds = sign::fixture_creds(sign::WEB_TASK_KEY)?;
@@ -289,7 +290,7 @@ fn pct(s: &str) -> String {
 }
 
 /// `n` login requests with distinct bearer tokens (service-token method, entity details).
-async fn login_pool(
+pub(crate) async fn login_pool(
     creds: &Creds,
     aws: SocketAddr,
     consul: SocketAddr,

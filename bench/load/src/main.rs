@@ -6,12 +6,15 @@
 //!   logins through the embedded Consul (login → STS → IAM → token);
 //! * `suite` — `iamconform run` wall time and per-scenario times, `serve` start-up time and
 //!   peak RSS idle and under load;
+//! * `count` — exactly N requests of one kind against one server, optionally under a
+//!   wrapper such as callgrind (instruction counts per request);
 //! * `ceiling` — the ceiling server (spawned by `load`).
 //!
 //! Every load is closed-loop, bounded by time and by count, on 127.0.0.1 only. Servers run
 //! in their own processes; `--server-cpus` pins them with taskset.
 
 mod bench;
+mod count;
 mod load;
 mod servers;
 mod sign;
@@ -39,6 +42,8 @@ enum Cmd {
     Load(bench::LoadArgs),
     /// Suite wall time, serve start-up and RSS.
     Suite(suite::SuiteArgs),
+    /// Exactly N requests of one kind against one (optionally wrapped, e.g. callgrind) server.
+    Count(count::CountArgs),
     /// The ceiling server: answers the canned response in FILE to every request.
     #[command(hide = true)]
     Ceiling { file: PathBuf },
@@ -49,6 +54,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Ceiling { file } => servers::run_ceiling(&file),
         Cmd::Load(args) => runtime(cli.client_threads).and_then(|rt| rt.block_on(bench::run(args))),
+        Cmd::Count(args) => {
+            runtime(cli.client_threads).and_then(|rt| rt.block_on(count::run(args)))
+        }
         Cmd::Suite(args) => {
             runtime(cli.client_threads).and_then(|rt| rt.block_on(suite::run(args)))
         }

@@ -33,20 +33,50 @@ impl Server {
     pub(crate) async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+
+    /// SIGINT, then waits up to `patience` for the process to exit (so a profiler wrapping
+    /// it can write its output); kills it after that.
+    pub(crate) async fn interrupt(mut self, patience: Duration) -> Result<()> {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .arg("-INT")
+                .arg(pid.to_string())
+                .status()
+                .await;
+        }
+        match tokio::time::timeout(patience, self.child.wait()).await {
+            Ok(r) => {
+                r?;
+                Ok(())
+            }
+            Err(_) => {
+                let _ = self.child.kill().await;
+                bail!("server did not exit within {patience:?} of SIGINT")
+            }
+        }
+    }
 }
 
 /// Where servers run: optionally under `taskset -c <cpus>`.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Placement {
     pub(crate) cpus: Option<String>,
+    /// A command the server runs under, e.g. `valgrind --tool=callgrind` (`count`).
+    pub(crate) wrap: Vec<String>,
 }
 
 impl Placement {
     fn command(&self, program: &Path) -> Command {
-        match &self.cpus {
-            Some(cpus) => {
-                let mut c = Command::new("taskset");
-                c.arg("-c").arg(cpus).arg(program);
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(cpus) = &self.cpus {
+            argv.extend(["taskset".into(), "-c".into(), cpus.into()]);
+        }
+        argv.extend(self.wrap.iter().map(Into::into));
+        argv.push(program.into());
+        match argv.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest);
                 c
             }
             None => Command::new(program),
