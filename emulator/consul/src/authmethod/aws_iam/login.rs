@@ -15,7 +15,7 @@ use super::gostd::quote;
 use super::gostd::url::GoUrl;
 use super::identity::Identity;
 use super::responses::{parse_get_caller_identity, parse_iam_entity};
-use super::sts::{Outbound, build_forward_request, submit};
+use super::sts::{EmulatorClient, Outbound, build_forward_request, submit_with};
 use super::token::{BearerToken, SERVER_ID_HEADER, parse_bearer_token};
 
 /// Why a login was refused. `Display` is Consul's exact text (HTTP 500 body).
@@ -131,12 +131,18 @@ pub enum LoginError {
 pub struct Validator {
     config: AwsIamConfig,
     outbound: Outbound,
+    /// Pooled connections to the AWS emulator, shared by clones (see [`EmulatorClient`]).
+    emulator_client: EmulatorClient,
 }
 
 impl Validator {
     /// A validator for an already validated config (see [`super::parse_config`]).
     pub fn new(config: AwsIamConfig, outbound: Outbound) -> Validator {
-        Validator { config, outbound }
+        Validator {
+            config,
+            outbound,
+            emulator_client: EmulatorClient::new(),
+        }
     }
 
     /// The method's config.
@@ -157,7 +163,13 @@ impl Validator {
             check_server_id(&sts_req.headers, &sts_req.url, &c.server_id_header_value)?;
         }
         // Step 15: ask STS.
-        let body = submit(&self.outbound, c.max_retries, &sts_req).await?;
+        let body = submit_with(
+            Some(&self.emulator_client),
+            &self.outbound,
+            c.max_retries,
+            &sts_req,
+        )
+        .await?;
         let caller = parse_get_caller_identity(&body)?;
         tracing::debug!(arn = %caller.arn, "iamauth login attempt");
         // Step 16: the caller ARN.
@@ -187,7 +199,13 @@ impl Validator {
             if !c.server_id_header_value.is_empty() {
                 check_server_id(&iam_req.headers, &iam_req.url, &c.server_id_header_value)?;
             }
-            let body = submit(&self.outbound, c.max_retries, &iam_req).await?;
+            let body = submit_with(
+                Some(&self.emulator_client),
+                &self.outbound,
+                c.max_retries,
+                &iam_req,
+            )
+            .await?;
             let details = parse_iam_entity(&body, *kind)?;
             // Only STS proves who the caller is: IAM's answer must be about the same entity.
             if details.id != identity.entity_id {

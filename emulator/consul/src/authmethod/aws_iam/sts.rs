@@ -148,8 +148,15 @@ fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Decides where a target is actually sent: `http://<authority><prefix>`.
-fn route(outbound: &Outbound, target: &GoUrl) -> Result<String, AttemptError> {
+/// Where an attempt goes: `http://<authority><prefix>`, and whether that is the configured
+/// AWS emulator (an AWS host redirected by [`Outbound::aws_endpoint`]).
+struct Route {
+    base: String,
+    to_aws_emulator: bool,
+}
+
+/// Decides where a target is actually sent.
+fn route(outbound: &Outbound, target: &GoUrl) -> Result<Route, AttemptError> {
     if target.scheme != "http" && target.scheme != "https" {
         return Err(refuse(format!(
             "unsupported protocol scheme {}",
@@ -174,7 +181,10 @@ fn route(outbound: &Outbound, target: &GoUrl) -> Result<String, AttemptError> {
             )));
         }
         let prefix = e.escaped_path();
-        return Ok(format!("http://{}{}", e.host, prefix.trim_end_matches('/')));
+        return Ok(Route {
+            base: format!("http://{}{}", e.host, prefix.trim_end_matches('/')),
+            to_aws_emulator: true,
+        });
     }
     if !is_loopback(host) && !outbound.allow_non_loopback {
         return Err(refuse(format!(
@@ -201,7 +211,10 @@ fn route(outbound: &Outbound, target: &GoUrl) -> Result<String, AttemptError> {
     } else {
         format!("{host}:{port}")
     };
-    Ok(format!("http://{authority}"))
+    Ok(Route {
+        base: format!("http://{authority}"),
+        to_aws_emulator: false,
+    })
 }
 
 /// The headers Go's `Request.Write` takes from elsewhere than `req.Header`.
@@ -292,11 +305,16 @@ fn render_client_error(e: &hyper_util::client::legacy::Error, authority: &str) -
 /// One attempt: send and receive the response head.
 async fn attempt(
     client: &Client<HttpConnector, Full<Bytes>>,
+    emulator_client: Option<&EmulatorClient>,
     outbound: &Outbound,
     req: &ForwardRequest,
 ) -> Result<http::Response<hyper::body::Incoming>, AttemptError> {
-    let base = route(outbound, &req.url)?;
-    let request = build_http_request(&base, req)?;
+    let route = route(outbound, &req.url)?;
+    let client = match emulator_client {
+        Some(pooled) if route.to_aws_emulator => &pooled.0,
+        _ => client,
+    };
+    let request = build_http_request(&route.base, req)?;
     let authority = request
         .uri()
         .authority()
@@ -342,9 +360,52 @@ fn retryable_status(status: u16) -> bool {
     status == 429 || status == 0 || (status >= 500 && status != 501)
 }
 
+/// Keep-alive connections to the AWS emulator, shared by every login of one [`Validator`]
+/// (`super::login::Validator`).
+///
+/// Consul's client (go-cleanhttp, `DisableKeepAlives: true`) opens a new connection for every
+/// call, and so does [`submit`] for every target but one: requests for AWS hosts that
+/// [`Outbound::aws_endpoint`] redirects to iamconform's own AWS emulator reuse connections
+/// from this pool. The bytes of each request are the same either way (hyper sends no
+/// `Connection` header in either case), and so are the emulator's answers; what differs is
+/// only how many TCP connections the emulator accepts, which no client under test can see.
+/// Opening and closing two connections per login was the largest single cost of a login
+/// (docs/performance.md). Other loopback targets (a test's own STS stub, which may close
+/// connections as it likes) keep Consul's one-connection-per-call pattern.
+#[derive(Clone, Debug)]
+pub(crate) struct EmulatorClient(Client<HttpConnector, Full<Bytes>>);
+
+/// Idle connections kept per emulator address: enough for the login concurrency of the load
+/// benchmark, bounded so a burst can't pin file descriptors forever.
+const EMULATOR_POOL_IDLE: usize = 64;
+
+impl EmulatorClient {
+    pub(crate) fn new() -> Self {
+        EmulatorClient(
+            Client::builder(TokioExecutor::new())
+                .http1_title_case_headers(true)
+                .pool_max_idle_per_host(EMULATOR_POOL_IDLE)
+                .build_http(),
+        )
+    }
+}
+
 /// consul-awsauth `submitRequest`: replays the request with retries, then requires
 /// `Content-Type: text/xml` (exactly, checked first) and status 200. Returns the body.
+/// Every call opens its own connections (see [`submit_with`] for the pooled variant).
+#[cfg(test)]
 pub(crate) async fn submit(
+    outbound: &Outbound,
+    max_retries: i64,
+    req: &ForwardRequest,
+) -> Result<Vec<u8>, LoginError> {
+    submit_with(None, outbound, max_retries, req).await
+}
+
+/// [`submit`], sending requests for the AWS emulator over `emulator_client`'s pooled
+/// connections when given.
+pub(crate) async fn submit_with(
+    emulator_client: Option<&EmulatorClient>,
     outbound: &Outbound,
     max_retries: i64,
     req: &ForwardRequest,
@@ -356,7 +417,7 @@ pub(crate) async fn submit(
     let mut attempts: u64 = 0;
     let outcome = loop {
         attempts += 1;
-        let result = attempt(&client, outbound, req).await;
+        let result = attempt(&client, emulator_client, outbound, req).await;
         let should_retry = match &result {
             Err(e) => e.retryable,
             Ok(r) => retryable_status(r.status().as_u16()),
@@ -831,5 +892,101 @@ mod tests {
         assert_eq!(backoff(min, 3, None), Duration::from_secs(4));
         assert_eq!(backoff(min, 10, None), RETRY_WAIT_MAX);
         assert_eq!(backoff(min, 100, None), RETRY_WAIT_MAX);
+    }
+
+    /// A raw HTTP/1.1 server that keeps connections open, records every request's bytes and
+    /// counts the connections it accepted.
+    async fn raw_keep_alive_server() -> (
+        String,
+        std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (seen2, accepted2) = (seen.clone(), accepted.clone());
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                accepted2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let seen = seen2.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        let mut chunk = [0u8; 4096];
+                        let Ok(n) = conn.read(&mut chunk).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse().unwrap());
+                        if buf.len() < head_end + 4 + len {
+                            continue;
+                        }
+                        let rest = buf.split_off(head_end + 4 + len);
+                        seen.lock().unwrap().push(std::mem::replace(&mut buf, rest));
+                        let body = "<ok/>";
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if conn.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, seen, accepted)
+    }
+
+    #[tokio::test]
+    async fn emulator_requests_reuse_connections_and_keep_their_bytes() {
+        let (url, seen, accepted) = raw_keep_alive_server().await;
+        let out = Outbound {
+            aws_endpoint: Some(url.clone()),
+            ..outbound()
+        };
+        // Consul's pattern: a fresh client, one connection per call.
+        submit(&out, 0, &request("")).await.unwrap();
+        // The validator's pool: two calls, one connection.
+        let pooled = EmulatorClient::new();
+        submit_with(Some(&pooled), &out, 0, &request(""))
+            .await
+            .unwrap();
+        submit_with(Some(&pooled), &out, 0, &request(""))
+            .await
+            .unwrap();
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[0], seen[1], "{}", String::from_utf8_lossy(&seen[0]));
+        assert_eq!(seen[0], seen[2]);
+        assert!(
+            !String::from_utf8_lossy(&seen[0])
+                .to_ascii_lowercase()
+                .contains("connection:")
+        );
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+        // A target that is not the AWS emulator keeps one connection per call, pool or not.
+        let (url, seen, accepted) = raw_keep_alive_server().await;
+        submit_with(Some(&pooled), &outbound(), 0, &request(&url))
+            .await
+            .unwrap();
+        submit_with(Some(&pooled), &outbound(), 0, &request(&url))
+            .await
+            .unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 2);
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }
