@@ -25,7 +25,11 @@ use tokio::sync::Notify;
 const METHOD: &str = "iam-ecs-service-token";
 
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_iamconform"));
+    command(env!("CARGO_BIN_EXE_iamconform"))
+}
+
+fn command(exe: &str) -> Command {
+    let mut c = Command::new(exe);
     c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
     c.env_remove("IAMCONFORM_MANAGEMENT_TOKEN")
         .env_remove("IAMCONFORM_MUTANT")
@@ -42,7 +46,11 @@ struct Serve {
 impl Serve {
     /// Starts `serve` with these extra flags and waits for its ready line.
     fn start(args: &[&str]) -> Self {
-        let mut child = bin()
+        Self::spawn(bin(), args)
+    }
+
+    fn spawn(mut command: Command, args: &[&str]) -> Self {
+        let mut child = command
             .arg("serve")
             .args(args)
             .stdout(Stdio::piped())
@@ -524,7 +532,8 @@ async fn a_write_that_cannot_be_saved_is_refused_with_a_500_naming_the_file() {
 }
 
 /// The cost of durability: logins/s without and with `--state-dir` (one fsync per login).
-/// A measurement, not a check: `cargo test -p iamconform --test durability -- --ignored --nocapture`.
+/// A measurement, not a check: `cargo test -p iamconform --test durability -- --ignored --nocapture`
+/// (set `IAMCONFORM_MEASURE_BIN=target/release/iamconform` to measure a release build).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "measurement; prints figures, asserts none"]
 async fn measure_login_throughput_with_and_without_state_dir() {
@@ -537,7 +546,10 @@ async fn measure_login_throughput_with_and_without_state_dir() {
         if durable {
             args.extend(["--state-dir", d.to_str().unwrap()]);
         }
-        let serve = Serve::start(&args);
+        // A release build can be measured with `IAMCONFORM_MEASURE_BIN=target/release/iamconform`.
+        let exe = std::env::var("IAMCONFORM_MEASURE_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_iamconform").to_string());
+        let serve = Serve::spawn(command(&exe), &args);
         let http = serve.consul();
         let bearers = bearer_tokens(serve.aws_addr()).await;
         let next = Arc::new(AtomicUsize::new(0));
