@@ -39,7 +39,7 @@ const URI_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 
 /// The axum handler for every STS/IAM path.
 pub(crate) async fn handle(State(state): State<AwsState>, req: Request) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = crate::request_id::new();
     let (parts, body) = req.into_parts();
     let mut entry = JournalEntry::new(request_id.clone(), parts.method.as_str(), parts.uri.path());
     fill_header_facts(&mut entry, &parts);
@@ -73,24 +73,22 @@ fn fill_header_facts(entry: &mut JournalEntry, parts: &Parts) {
         .headers
         .get(header::HOST)
         .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned());
-    entry.header_names = parts
-        .headers
-        .iter()
-        .map(|(n, _)| n.as_str().to_owned())
-        .collect();
+    entry.header_names = Vec::with_capacity(parts.headers.len());
+    for name in parts.headers.iter().map(|(n, _)| n.as_str()) {
+        entry.header_names.push(name.to_owned());
+    }
     if let Some(v) = parts.headers.get(SERVER_ID_HEADER) {
         entry.server_id = Some(ServerIdHeader {
             value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
             signed: false,
         });
     }
-    entry.get_entity_headers = parts
-        .headers
-        .keys()
-        .map(|k| k.as_str())
-        .filter(|k| k.starts_with(GET_ENTITY_PREFIX))
-        .map(str::to_owned)
-        .collect();
+    // Each distinct name once, in first-arrival order (`keys` skips repeated names).
+    for name in parts.headers.keys().map(|k| k.as_str()) {
+        if name.starts_with(GET_ENTITY_PREFIX) {
+            entry.get_entity_headers.push(name.to_owned());
+        }
+    }
     // The GetEntity body is an IAM query body (Action, Version, RoleName): no secret.
     entry.get_entity_body = parts
         .headers
@@ -233,13 +231,15 @@ async fn process(
             return Err(fail(AwsErrorKind::SigV4(e)));
         }
     };
-    fill_verified_facts(entry, &verified);
     let Some(principal) = store.principal_for_key(&verified.access_key_id) else {
+        fill_verified_facts(entry, verified);
         return Err(fail(AwsErrorKind::Internal(
             "verified key has no principal",
         )));
     };
-    entry.caller_arn = Some(principal.caller_arn());
+    fill_verified_facts(entry, verified);
+    let caller_arn = principal.caller_arn();
+    entry.caller_arn = Some(caller_arn.clone());
 
     // Step 17: the action.
     let Some(action) = params.get("Action") else {
@@ -262,7 +262,7 @@ async fn process(
     }
     let result = match (service, action) {
         (Service::Sts, "GetCallerIdentity") => Ok(xml::render_get_caller_identity(
-            &principal.caller_arn(),
+            &caller_arn,
             &principal.caller_user_id(),
             principal.account().as_str(),
             request_id,
@@ -350,17 +350,17 @@ fn mark_server_id_signed(entry: &mut JournalEntry, signed_headers: &[String]) {
     }
 }
 
-fn fill_verified_facts(entry: &mut JournalEntry, v: &Verified) {
-    entry.access_key_id = Some(v.access_key_id.clone());
+fn fill_verified_facts(entry: &mut JournalEntry, v: Verified) {
+    mark_server_id_signed(entry, &v.signed_headers);
+    entry.access_key_id = Some(v.access_key_id);
     entry.scope = Some(JournalScope {
-        date: v.scope.date.clone(),
-        region: v.scope.region.clone(),
-        service: v.scope.service.clone(),
+        date: v.scope.date,
+        region: v.scope.region,
+        service: v.scope.service,
     });
-    entry.signed_headers = v.signed_headers.clone();
+    entry.signed_headers = v.signed_headers;
     entry.auth_location = Some(journal_location(v.location));
     entry.session_token_signed = v.session_token_present.then_some(v.session_token_signed);
-    mark_server_id_signed(entry, &v.signed_headers);
 }
 
 /// Best effort after a failed verification: whatever the auth material shows.

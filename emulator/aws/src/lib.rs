@@ -39,6 +39,7 @@ mod faults;
 mod handler;
 mod journal;
 mod params;
+mod request_id;
 mod server;
 mod state;
 mod store;
@@ -182,7 +183,7 @@ async fn limit_header_section(State(state): State<AwsState>, req: Request, next:
         acc.saturating_add(n.as_str().len() + v.len() + 4)
     });
     if size > limit {
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = request_id::new();
         let mut entry =
             JournalEntry::new(request_id.clone(), req.method().as_str(), req.uri().path());
         let err = AwsError::new(
