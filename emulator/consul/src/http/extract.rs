@@ -191,7 +191,22 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
         axum::body::to_bytes(body, MAX_BODY)
             .await
             .map(RawBody)
-            .map_err(|_| ConsulError::PayloadTooLarge)
+            .map_err(|e| {
+                let source = std::error::Error::source(&e);
+                if source.is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+                    ConsulError::PayloadTooLarge
+                } else if source.is_some_and(|s| s.is::<iamconform_serve::BodyTimeout>()) {
+                    // The connection's deadline passed; the client itself gets a 408.
+                    ConsulError::bad_request(format!(
+                        "Request decode failed: {}",
+                        iamconform_serve::BODY_TIMEOUT_TEXT
+                    ))
+                } else {
+                    // UNVERIFIED: Consul's JSON decoder reports a body cut short as
+                    // `unexpected EOF`, under the endpoint's own prefix; one prefix here.
+                    ConsulError::bad_request("Request decode failed: unexpected EOF")
+                }
+            })
     }
 }
 

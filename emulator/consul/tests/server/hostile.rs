@@ -99,3 +99,29 @@ async fn consul_audit_log_still_records_the_peer_address() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn consul_answers_a_body_cut_short_with_400_not_413() {
+    let consul = start(ConsulConfig::default()).await;
+    let mut stream = TcpStream::connect(consul.addr).await.unwrap();
+    stream
+        .write_all(
+            b"PUT /v1/acl/policy HTTP/1.1\r\nHost: c\r\nContent-Length: 4096\r\n\r\n{\"Name\":",
+        )
+        .await
+        .unwrap();
+    // The client hangs up its sending side: the body can never be complete.
+    stream.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(BOUND, stream.read_to_end(&mut out))
+        .await
+        .expect("the server closed the connection")
+        .unwrap();
+    let got = String::from_utf8_lossy(&out);
+    assert!(got.starts_with("HTTP/1.1 400"), "{got}");
+    assert!(
+        got.ends_with("Request decode failed: unexpected EOF"),
+        "{got}"
+    );
+    consul.shutdown().await.unwrap();
+}
