@@ -32,7 +32,7 @@ total() {
 # natively it uses SHA-NI where the CPU has it, at a small fraction of that. Reported apart.
 sha() {
   callgrind_annotate --inclusive=yes "target/callgrind/$call-$server-$1.out" 2>/dev/null \
-    | awk '/sha2::sha256::compress256 \[/ {gsub(",", "", $1); print $1; found=1; exit} END {if (!found) print 0}'
+    | awk '/sha2::sha256::compress256 \[/ && !found {gsub(",", "", $1); print $1; found=1} END {if (!found) print 0}'
 }
 a=$(total "$n1")
 b=$(total "$n2")
