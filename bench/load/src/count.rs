@@ -76,9 +76,10 @@ pub(crate) async fn run(args: CountArgs) -> Result<()> {
         Measured::Ceiling => &plain,
     };
     let creds = sign::fixture_creds(sign::WEB_TASK_KEY)?;
-    let (serve, endpoints) = servers::iamconform_serve(&args.iamconform, Some(&args.preset), serve_at)
-        .await
-        .context("starting iamconform serve")?;
+    let (serve, endpoints) =
+        servers::iamconform_serve(&args.iamconform, Some(&args.preset), serve_at)
+            .await
+            .context("starting iamconform serve")?;
     let aws = servers::url_addr(&endpoints.sts)?;
     let consul = servers::url_addr(
         endpoints
