@@ -336,11 +336,68 @@ fn canonical_headers_into(
         out.push(b':');
         if redaction == Redaction::HideToken && name.eq_ignore_ascii_case(TOKEN_HEADER) {
             out.extend_from_slice(REDACTED.as_bytes());
+        } else if redaction == Redaction::HideToken {
+            let value_start = out.len();
+            signed_header_values_into(out, req, name);
+            hide_tokens_in(out, value_start, req);
         } else {
             signed_header_values_into(out, req, name);
         }
         out.push(b'\n');
     }
+}
+
+/// Another signed header may carry a copy of the session token: `consul login` signs
+/// `X-Consul-IAM-GetEntity-Headers`, a JSON copy of the embedded request's headers with its
+/// `X-Amz-Security-Token`. Every copy of the request's own token(s) in `out[start..]` becomes
+/// [`REDACTED`]. Only the debug rendering pays for this.
+fn hide_tokens_in(out: &mut Vec<u8>, start: usize, req: &SignedRequest<'_>) {
+    // A query that does not parse never reaches this rendering; nothing to take from it then.
+    let query_tokens = parse_query(req.query)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| p.key == TOKEN_PARAM.as_bytes())
+        .map(|p| p.value);
+    let header_tokens = req
+        .header_values(TOKEN_HEADER)
+        .map(|v| canonical_header_value(v).into_owned());
+    for token in header_tokens.chain(query_tokens) {
+        // Too short to be a token: replacing it would only garble the text.
+        if token.len() < 8 {
+            continue;
+        }
+        let Some(written) = out.get(start..) else {
+            return;
+        };
+        if !contains(written, &token) {
+            continue;
+        }
+        let replaced = replace_all(written, &token, REDACTED.as_bytes());
+        out.truncate(start);
+        out.extend_from_slice(&replaced);
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while let Some(rest) = haystack.get(i..) {
+        if rest.is_empty() {
+            break;
+        }
+        if rest.starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.extend_from_slice(rest.get(..1).unwrap_or_default());
+            i += 1;
+        }
+    }
+    out
 }
 
 /// `<HashedPayload>`: the `x-amz-content-sha256` header if sent, else SHA-256 of the body.
@@ -453,6 +510,51 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_redacted_rendering_hides_every_copy_of_the_session_token() {
+        let token = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJH";
+        let entity = format!(
+            r#"{{"Content-Type":["application/x-www-form-urlencoded"],"X-Amz-Security-Token":["{token}"]}}"#
+        );
+        let headers: Vec<(&str, &[u8])> = vec![
+            ("Host", b"sts.amazonaws.com"),
+            ("X-Amz-Security-Token", token.as_bytes()),
+            ("X-Consul-IAM-GetEntity-Headers", entity.as_bytes()),
+        ];
+        let query = format!("X-Amz-Security-Token={}", token.replace('/', "%2F"));
+        let req = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: &query,
+            headers: &headers,
+            body: b"",
+        };
+        let signed = [
+            "host",
+            "x-amz-security-token",
+            "x-consul-iam-getentity-headers",
+        ];
+        let plain = canonical_request(&req, &signed, true, AuthLocation::Header).unwrap();
+        let plain = String::from_utf8(plain).unwrap();
+        assert_eq!(plain.matches(token).count(), 2, "{plain}");
+        let shown = canonical_request_redacted(&req, &signed, true, AuthLocation::Header).unwrap();
+        assert!(!shown.contains(token), "{shown}");
+        assert!(!shown.contains(&token.replace('/', "%2F")), "{shown}");
+        assert!(
+            shown.contains(r#""X-Amz-Security-Token":["<redacted>"]"#),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("x-amz-security-token:<redacted>\n"),
+            "{shown}"
+        );
+        // Nothing else changes.
+        assert_eq!(
+            shown.replace(REDACTED, token),
+            plain.replace(&token.replace('/', "%2F"), token)
+        );
+    }
 
     #[test]
     fn normalize_path_matches_the_suite_examples() {
