@@ -5,6 +5,7 @@
 //! policies; the result is a [`Bindings`] the store turns into a token.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use iamconform_bexpr::{Evaluator, Schema};
 
@@ -99,13 +100,45 @@ pub struct BindOptions {
 /// Whether a selector matches; an empty selector matches all, and a selector that fails to
 /// compile or evaluate does not match (Consul `doesSelectorMatch`).
 pub fn selector_matches(selector: &str, identity: &AuthIdentity, schema: &Schema) -> bool {
-    if selector.is_empty() {
-        return true;
+    CompiledSelector::lenient(selector, schema).matches(identity)
+}
+
+/// A selector parsed and checked once, when its rule is written or restored, so logins only
+/// evaluate it (Consul re-parses on every login; the outcome is the same, the cost is not).
+/// Derived state: never saved, rebuilt from the selector text.
+#[derive(Debug, Clone)]
+pub enum CompiledSelector {
+    /// The empty selector: matches every identity.
+    All,
+    /// A valid selector.
+    Compiled(Arc<Evaluator>),
+    /// A selector that does not compile (only reachable through an edited state file, since
+    /// writes reject it): matches nothing, as `doesSelectorMatch` does.
+    Invalid,
+}
+
+impl CompiledSelector {
+    /// Compiles `selector`, or returns the compile error (the write-time check).
+    pub fn compile(selector: &str, schema: &Schema) -> Result<Self, iamconform_bexpr::Error> {
+        if selector.is_empty() {
+            return Ok(Self::All);
+        }
+        Evaluator::new(selector, schema).map(|e| Self::Compiled(Arc::new(e)))
     }
-    let Ok(eval) = Evaluator::new(selector, schema) else {
-        return false;
-    };
-    eval.evaluate(&identity.selectable).unwrap_or(false)
+
+    /// Compiles `selector`; one that does not compile becomes [`CompiledSelector::Invalid`].
+    pub fn lenient(selector: &str, schema: &Schema) -> Self {
+        Self::compile(selector, schema).unwrap_or(Self::Invalid)
+    }
+
+    /// Whether the identity matches; an evaluation error does not match.
+    pub fn matches(&self, identity: &AuthIdentity) -> bool {
+        match self {
+            Self::All => true,
+            Self::Compiled(eval) => eval.evaluate(&identity.selectable).unwrap_or(false),
+            Self::Invalid => false,
+        }
+    }
 }
 
 /// Enterprise: the namespace of the login token — the first matching namespace rule wins;
@@ -136,11 +169,35 @@ pub fn bind(
     opts: &BindOptions,
     targets: &dyn BindTargets,
 ) -> Result<Bindings, BindError> {
-    let mut out = Bindings::default();
-    // Step 2: keep the rules whose selectors match.
-    let matching: Vec<&BindingRule> = rules
+    let compiled: Vec<CompiledSelector> = rules
         .iter()
-        .filter(|r| selector_matches(&r.selector, identity, schema))
+        .map(|r| CompiledSelector::lenient(&r.selector, schema))
+        .collect();
+    bind_compiled(
+        rules.iter().zip(&compiled),
+        identity,
+        namespace,
+        opts,
+        targets,
+    )
+}
+
+/// [`bind`] over rules whose selectors were compiled beforehand (each paired with its own
+/// rule's [`CompiledSelector`]), in the order given.
+pub fn bind_compiled<'a>(
+    rules: impl IntoIterator<Item = (&'a BindingRule, &'a CompiledSelector)>,
+    identity: &AuthIdentity,
+    namespace: &str,
+    opts: &BindOptions,
+    targets: &dyn BindTargets,
+) -> Result<Bindings, BindError> {
+    let mut out = Bindings::default();
+    // Step 2: keep the rules whose selectors match (all of them before any name is computed,
+    // as Consul does, so which error a login reports does not depend on evaluation order).
+    let matching: Vec<&BindingRule> = rules
+        .into_iter()
+        .filter(|(_, sel)| sel.matches(identity))
+        .map(|(r, _)| r)
         .collect();
     // Step 3: compute the bound names in rule order.
     for rule in matching {

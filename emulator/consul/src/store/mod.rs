@@ -107,6 +107,13 @@ struct MethodEntry {
     validator: Arc<aws_iam::Validator>,
 }
 
+/// A binding rule and its selector, compiled when the rule was written or restored.
+#[derive(Clone)]
+struct RuleEntry {
+    rule: BindingRule,
+    selector: binder::CompiledSelector,
+}
+
 #[derive(Default, Clone)]
 struct Tables {
     index: u64,
@@ -117,7 +124,7 @@ struct Tables {
     roles: BTreeMap<String, Role>,
     tokens: BTreeMap<String, Token>,
     methods: BTreeMap<(String, String), MethodEntry>,
-    rules: BTreeMap<String, BindingRule>,
+    rules: BTreeMap<String, RuleEntry>,
     namespaces: BTreeMap<String, Namespace>,
     partitions: BTreeMap<String, (String, u64, u64)>,
 }
@@ -1631,8 +1638,9 @@ impl Store {
             {
                 return Ok(());
             }
-            t.rules
-                .retain(|_, r| !(r.auth_method == name && r.ent.namespace == ent.namespace));
+            t.rules.retain(|_, e| {
+                !(e.rule.auth_method == name && e.rule.ent.namespace == ent.namespace)
+            });
             t.tokens.retain(|_, x| {
                 !(x.auth_method == name && x.auth_method_namespace == ent.namespace)
             });
@@ -1713,7 +1721,7 @@ impl Store {
                 if !validate::is_uuid(&input.id) {
                     return Err(ConsulError::plain("Binding Rule ID invalid UUID"));
                 }
-                let Some(existing) = t.rules.get(&input.id).cloned() else {
+                let Some(existing) = t.rules.get(&input.id).map(|e| e.rule.clone()) else {
                     return Err(ConsulError::plain(format!(
                         "cannot find binding rule {}",
                         input.id
@@ -1744,15 +1752,14 @@ impl Store {
                 )));
             };
             let blank = aws_iam::blank_identity(&entry.config);
-            // Step 4: selector.
-            if !input.selector.is_empty()
-                && let Err(e) =
-                    iamconform_bexpr::Evaluator::new(&input.selector, &aws_iam::selector_schema())
-            {
-                return Err(ConsulError::plain(format!(
-                    "invalid Binding Rule: Selector is invalid: {e}"
-                )));
-            }
+            // Step 4: selector, compiled here once for every later login.
+            let selector =
+                binder::CompiledSelector::compile(&input.selector, &aws_iam::selector_schema())
+                    .map_err(|e| {
+                        ConsulError::plain(format!(
+                            "invalid Binding Rule: Selector is invalid: {e}"
+                        ))
+                    })?;
             // Step 5: type and name present.
             if input.bind_type.is_empty() {
                 return Err(ConsulError::plain(
@@ -1796,8 +1803,10 @@ impl Store {
                 modify_index: idx,
                 ent,
             };
-            t.rules.insert(rule.id.clone(), rule.clone());
-            Ok(self.render_rule(&rule))
+            let rendered = self.render_rule(&rule);
+            t.rules
+                .insert(rule.id.clone(), RuleEntry { rule, selector });
+            Ok(rendered)
         })
     }
 
@@ -1813,7 +1822,7 @@ impl Store {
         let ent = self.scope_ent(&t, scope, &authz)?;
         t.rules
             .get(id)
-            .map(|r| self.render_rule(r))
+            .map(|e| self.render_rule(&e.rule))
             .ok_or_else(|| self.not_found("binding rule", &ent))
     }
 
@@ -1841,6 +1850,7 @@ impl Store {
         let items = t
             .rules
             .values()
+            .map(|e| &e.rule)
             .filter(|r| ns_matches(&ent, &r.ent))
             .filter(|r| auth_method.is_none_or(|m| r.auth_method == m))
             .map(|r| self.render_rule(r))
@@ -1940,7 +1950,7 @@ impl Store {
             t.roles.retain(|_, r| r.ent.namespace != name);
             t.tokens.retain(|_, x| x.ent.namespace != name);
             t.methods.retain(|(ns, _), _| ns != name);
-            t.rules.retain(|_, r| r.ent.namespace != name);
+            t.rules.retain(|_, e| e.rule.ent.namespace != name);
             next_index(t);
             Ok(())
         })
@@ -2041,14 +2051,13 @@ impl Store {
                     go_quote(&method.name)
                 ))));
             };
-            let am = entry.method.clone();
-            let schema = aws_iam::selector_schema();
+            let am = &entry.method;
             // Step 1 (ENT): the token's namespace.
             let namespace = if self.opts.enterprise {
                 let ns = binder::bind_namespace(
                     &am.namespace_rules,
                     identity,
-                    &schema,
+                    &aws_iam::selector_schema(),
                     &am.ent.namespace,
                 )
                 .map_err(|e| ConsulError::plain(e.to_string()))?;
@@ -2063,35 +2072,35 @@ impl Store {
             } else {
                 DEFAULT.to_string()
             };
-            // Steps 2–3: matching rules, in listing order (by ID).
-            let rules: Vec<BindingRule> = t
+            // Steps 2–3: matching rules, in listing order (by ID), with the selectors compiled
+            // when the rules were written.
+            let rules = t
                 .rules
                 .values()
-                .filter(|r| r.auth_method == am.name && r.ent.namespace == am.ent.namespace)
-                .cloned()
-                .collect();
+                .filter(|e| {
+                    e.rule.auth_method == am.name && e.rule.ent.namespace == am.ent.namespace
+                })
+                .map(|e| (&e.rule, &e.selector));
             let opts = BindOptions {
                 datacenter: self.opts.datacenter.clone(),
                 reject_uppercase: self.opts.reject_uppercase_bind_vars,
             };
-            let bindings = binder::bind(
-                &rules,
-                identity,
-                &schema,
-                &namespace,
-                &opts,
-                &TablesTargets(t),
-            )
-            .map_err(|e| ConsulError::plain(e.to_string()))?;
+            let bindings =
+                binder::bind_compiled(rules, identity, &namespace, &opts, &TablesTargets(t))
+                    .map_err(|e| ConsulError::plain(e.to_string()))?;
             // Step 4: nothing bound.
             if bindings.is_none() {
                 return Err(ConsulError::permission_denied());
             }
+            let max_token_ttl = am.max_token_ttl;
+            let local = am.token_locality != "global";
+            let auth_method = am.name.clone();
+            let auth_method_namespace = am.ent.namespace.clone();
+            let partition = am.ent.partition.clone();
             let now = self.clock.now();
             let expiration_time =
-                (am.max_token_ttl > 0).then(|| now + Duration::nanoseconds(am.max_token_ttl));
+                (max_token_ttl > 0).then(|| now + Duration::nanoseconds(max_token_ttl));
             let spec = TokenSpec::from(bindings);
-            let local = am.token_locality != "global";
             let idx = next_index(t);
             let tok = Token {
                 hash: token_hash(&description, local, &spec),
@@ -2104,15 +2113,15 @@ impl Store {
                 node_identities: spec.node_identities,
                 templated_policies: spec.templated_policies,
                 local,
-                auth_method: am.name.clone(),
-                auth_method_namespace: am.ent.namespace.clone(),
+                auth_method,
+                auth_method_namespace,
                 expiration_time,
                 create_time: now,
                 create_index: idx,
                 modify_index: idx,
                 ent: EntMeta {
                     namespace,
-                    partition: am.ent.partition.clone(),
+                    partition,
                 },
             };
             t.tokens.insert(tok.accessor_id.clone(), tok.clone());

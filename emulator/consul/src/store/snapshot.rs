@@ -39,8 +39,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::types::{AuthMethod, BindingRule, Namespace, Policy, Role, Token};
-use super::{MethodEntry, StoreOptions, Tables};
+use super::{MethodEntry, RuleEntry, StoreOptions, Tables};
 use crate::authmethod::aws_iam;
+use crate::binder;
 
 /// The only format this version writes and reads.
 pub const FORMAT: u64 = 1;
@@ -62,8 +63,8 @@ struct Out<'a> {
     tokens: &'a BTreeMap<String, Token>,
     #[serde(serialize_with = "methods")]
     auth_methods: &'a BTreeMap<(String, String), MethodEntry>,
-    #[serde(serialize_with = "values")]
-    binding_rules: &'a BTreeMap<String, BindingRule>,
+    #[serde(serialize_with = "rules")]
+    binding_rules: &'a BTreeMap<String, RuleEntry>,
     #[serde(serialize_with = "values")]
     namespaces: &'a BTreeMap<String, Namespace>,
     partitions: Vec<PartitionRecord>,
@@ -110,6 +111,11 @@ fn values<S: Serializer, V: Serialize>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     s.collect_seq(map.values())
+}
+
+/// The rules alone: their compiled selectors are derived state, rebuilt on restore.
+fn rules<S: Serializer>(map: &&BTreeMap<String, RuleEntry>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(map.values().map(|e| &e.rule))
 }
 
 fn methods<S: Serializer>(
@@ -184,7 +190,8 @@ pub(super) fn render(t: &Tables, opts: &StoreOptions) -> Result<Vec<u8>, serde_j
     serde_json::to_vec(&out)
 }
 
-/// Tables from a state file's bytes, with every auth method's validator rebuilt.
+/// Tables from a state file's bytes, with every auth method's validator and every binding
+/// rule's compiled selector rebuilt.
 pub(super) fn restore(bytes: &[u8], opts: &StoreOptions) -> Result<Tables, RestoreError> {
     let header: Header = serde_json::from_slice(bytes).map_err(|e| corrupt(&e))?;
     match header.format {
@@ -254,9 +261,14 @@ pub(super) fn restore(bytes: &[u8], opts: &StoreOptions) -> Result<Tables, Resto
             },
         );
     }
+    let schema = aws_iam::selector_schema();
     for r in doc.binding_rules {
         check("binding rule", &r.id, r.create_index, r.modify_index)?;
-        t.rules.insert(r.id.clone(), r);
+        // Lenient like a login of the original store: a selector that does not compile
+        // (only possible in an edited file) matches nothing.
+        let selector = binder::CompiledSelector::lenient(&r.selector, &schema);
+        t.rules
+            .insert(r.id.clone(), RuleEntry { rule: r, selector });
     }
     for n in doc.namespaces {
         check("namespace", &n.name, n.create_index, n.modify_index)?;

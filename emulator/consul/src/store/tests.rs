@@ -763,6 +763,83 @@ fn login_binds_service_with_lowercased_vars_and_sets_expiry_and_locality() {
     assert!(s.login_token_accessors().is_empty());
 }
 
+/// Sets the rule `id` (update) with a new selector and bind name.
+fn update_rule(s: &Store, id: &str, bind_name: &str, selector: &str) {
+    s.binding_rule_set(
+        &internal(),
+        &scope(),
+        BindingRuleInput {
+            id: id.into(),
+            bind_type: "service".into(),
+            bind_name: bind_name.into(),
+            selector: selector.into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn compiled_selectors_follow_rule_updates_and_deletes() {
+    let s = store();
+    method(&s, "m", json!({}));
+    let r = rule(&s, "m", "service", "web", "entity_name == \"web-task\"").unwrap();
+    let id = r["ID"].as_str().unwrap().to_string();
+    let web = identity("web-task", &[]);
+    let api = identity("api-task", &[]);
+    let names = |tok: Value| tok["ServiceIdentities"].clone();
+    assert_eq!(
+        names(login(&s, "m", &web).unwrap()),
+        json!([{"ServiceName": "web"}])
+    );
+    assert!(matches!(
+        login(&s, "m", &api),
+        Err(ConsulError::PermissionDenied(_))
+    ));
+    // The new selector is compiled with the update: the old one no longer applies.
+    update_rule(&s, &id, "api", "entity_name == \"api-task\"");
+    assert!(matches!(
+        login(&s, "m", &web),
+        Err(ConsulError::PermissionDenied(_))
+    ));
+    assert_eq!(
+        names(login(&s, "m", &api).unwrap()),
+        json!([{"ServiceName": "api"}])
+    );
+    // A rejected update keeps the rule and its compiled selector as they were.
+    let bad = s.binding_rule_set(
+        &internal(),
+        &scope(),
+        BindingRuleInput {
+            id: id.clone(),
+            bind_type: "service".into(),
+            bind_name: "x".into(),
+            selector: "entity_name ==".into(),
+            ..Default::default()
+        },
+    );
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .starts_with("invalid Binding Rule: Selector is invalid: ")
+    );
+    assert_eq!(
+        names(login(&s, "m", &api).unwrap()),
+        json!([{"ServiceName": "api"}])
+    );
+    // An empty selector matches everyone.
+    update_rule(&s, &id, "any", "");
+    assert_eq!(
+        names(login(&s, "m", &web).unwrap()),
+        json!([{"ServiceName": "any"}])
+    );
+    s.binding_rule_delete(&internal(), &id).unwrap();
+    assert!(matches!(
+        login(&s, "m", &web),
+        Err(ConsulError::PermissionDenied(_))
+    ));
+}
+
 #[test]
 fn login_tokens_are_local_by_default_and_nothing_bound_is_denied() {
     let s = store();
@@ -1228,6 +1305,46 @@ mod durable {
         assert_eq!(tok["ServiceIdentities"][0]["ServiceName"], "web");
         assert!(tok["CreateIndex"].as_u64().unwrap() > index);
         assert_eq!(s.index(), index + 1);
+    }
+
+    #[test]
+    fn compiled_selectors_are_rebuilt_on_restore_and_follow_later_updates() {
+        let tmp = tempfile::tempdir().unwrap();
+        let web = identity("web-task", &[]);
+        let api = identity("api-task", &[]);
+        let id = {
+            let s = open(tmp.path(), false);
+            method(&s, "m", json!({}));
+            let r = rule(&s, "m", "service", "web", "entity_name == \"web-task\"").unwrap();
+            rule(&s, "m", "service", "all", "").unwrap();
+            r["ID"].as_str().unwrap().to_string()
+        };
+        let file = std::fs::read_to_string(tmp.path().join(STATE_FILE)).unwrap();
+        assert!(
+            !file.contains("Compiled") && !file.contains("compiled"),
+            "{file}"
+        );
+        let s = open(tmp.path(), false);
+        let services = |tok: Value| {
+            let mut v: Vec<String> = tok["ServiceIdentities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["ServiceName"].as_str().unwrap().to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(services(login(&s, "m", &web).unwrap()), ["all", "web"]);
+        assert_eq!(services(login(&s, "m", &api).unwrap()), ["all"]);
+        update_rule(&s, &id, "api", "entity_name == \"api-task\"");
+        assert_eq!(services(login(&s, "m", &web).unwrap()), ["all"]);
+        assert_eq!(services(login(&s, "m", &api).unwrap()), ["all", "api"]);
+        // And once more through a restart after the update.
+        drop(s);
+        let s = open(tmp.path(), false);
+        assert_eq!(services(login(&s, "m", &web).unwrap()), ["all"]);
+        assert_eq!(services(login(&s, "m", &api).unwrap()), ["all", "api"]);
     }
 
     #[test]
