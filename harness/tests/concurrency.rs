@@ -5,14 +5,14 @@
 //! request, and the AWS journal has an entry for every STS and IAM request Consul forwarded.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // rust-clippy#13981: tests/ ignores clippy.toml
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::time::SystemTime;
 
 use iamconform::http::ConsulHttp;
-use iamconform_aws::{AwsConfig, AwsState, DEFAULT_ADDR, IdentityStore, Principal};
+use iamconform_aws::{AwsConfig, AwsState, DEFAULT_ADDR, IdentityStore};
 use iamconform_consul::authmethod::aws_iam::Outbound;
 use iamconform_consul::{AuditConfig, ConsulConfig, RunningConsul, Setup};
-use iamconform_login::{AwsCredentials, LoginInput, Network, generate_bearer_token};
 use iamconform_secret::Secret;
 
 const LOGINS: usize = 1000;
@@ -20,11 +20,6 @@ const LOGINS: usize = 1000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_parallel_logins_and_logouts_lose_nothing() {
     let store = IdentityStore::shipped().unwrap();
-    let web = store
-        .credentials()
-        .into_iter()
-        .find(|c| matches!(&c.principal, Principal::AssumedRole { role, session } if role.name == "web-task" && session == "task-1"))
-        .unwrap();
     let aws = iamconform_aws::bind(AwsState::new(store, AwsConfig::default()), DEFAULT_ADDR)
         .await
         .unwrap();
@@ -55,22 +50,7 @@ async fn a_thousand_parallel_logins_and_logouts_lose_nothing() {
         .apply_setup(&Setup::from_yaml(&preset).unwrap())
         .unwrap();
 
-    // A bearer token may be replayed for 15 minutes; a few distinct ones are enough.
-    let mut tokens = Vec::new();
-    for _ in 0..4 {
-        let mut input = LoginInput::new(
-            AwsCredentials::from_flags(
-                &web.access_key_id,
-                web.secret_access_key.clone(),
-                web.session_token.clone(),
-            ),
-            "us-east-1",
-        );
-        input.include_entity = true;
-        input.now = SystemTime::now();
-        input.network = Network::with_aws_redirect(aws.addr).unwrap();
-        tokens.push(generate_bearer_token(&input).await.unwrap());
-    }
+    let tokens = common::web_task_bearer_tokens(aws.addr, 4).await;
     let journal_before = aws.state.journal().last_seq();
 
     let http = ConsulHttp::new(&consul.url());

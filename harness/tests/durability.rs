@@ -7,17 +7,17 @@
 //! management token, and an index that continues past everything acknowledged.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // rust-clippy#13981: tests/ ignores clippy.toml
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use iamconform::http::ConsulHttp;
-use iamconform_aws::{IdentityStore, Principal};
-use iamconform_login::{AwsCredentials, LoginInput, Network, generate_bearer_token};
 use iamconform_secret::Secret;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -109,32 +109,6 @@ impl Drop for Serve {
     }
 }
 
-/// A few bearer tokens of `web-task/task-1` (a token may be replayed for 15 minutes).
-async fn bearer_tokens(aws: SocketAddr) -> Vec<Secret<String>> {
-    let store = IdentityStore::shipped().unwrap();
-    let web = store
-        .credentials()
-        .into_iter()
-        .find(|c| matches!(&c.principal, Principal::AssumedRole { role, session } if role.name == "web-task" && session == "task-1"))
-        .unwrap();
-    let mut tokens = Vec::new();
-    for _ in 0..4 {
-        let mut input = LoginInput::new(
-            AwsCredentials::from_flags(
-                &web.access_key_id,
-                web.secret_access_key.clone(),
-                web.session_token.clone(),
-            ),
-            "us-east-1",
-        );
-        input.include_entity = true;
-        input.now = SystemTime::now();
-        input.network = Network::with_aws_redirect(aws).unwrap();
-        tokens.push(generate_bearer_token(&input).await.unwrap());
-    }
-    tokens
-}
-
 fn login_body(bearer: &Secret<String>) -> Value {
     json!({"AuthMethod": METHOD, "BearerToken": bearer.expose()})
 }
@@ -200,7 +174,7 @@ async fn sigkill_under_load_loses_nothing_that_was_acknowledged() {
     );
     let management = first.management();
     let http = first.consul();
-    let bearers = bearer_tokens(first.aws_addr()).await;
+    let bearers = common::web_task_bearer_tokens(first.aws_addr(), 4).await;
 
     // Objects of every kind the API writes, kept as the API renders them.
     let policy = ok(
@@ -551,7 +525,7 @@ async fn measure_login_throughput_with_and_without_state_dir() {
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_iamconform").to_string());
         let serve = Serve::spawn(command(&exe), &args);
         let http = serve.consul();
-        let bearers = bearer_tokens(serve.aws_addr()).await;
+        let bearers = common::web_task_bearer_tokens(serve.aws_addr(), 4).await;
         let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
         let mut tasks = Vec::new();
