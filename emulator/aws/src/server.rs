@@ -4,10 +4,8 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use iamconform_serve::ServeOptions;
+use iamconform_serve::{ServeOptions, Server};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::router;
 use crate::state::AwsState;
@@ -16,15 +14,14 @@ use crate::state::AwsState;
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
 
 /// A running emulator. Dropping it without [`RunningAws::shutdown`] stops accepting
-/// connections too (the shutdown sender is dropped), but does not wait.
+/// connections too, but does not wait.
 #[derive(Debug)]
 pub struct RunningAws {
     /// The bound address.
     pub addr: SocketAddr,
     /// The served state.
     pub state: AwsState,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<io::Result<()>>>,
+    server: Server,
 }
 
 impl RunningAws {
@@ -34,26 +31,10 @@ impl RunningAws {
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.
-    pub async fn shutdown(mut self) -> io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.map_err(io::Error::other)?,
-            None => Ok(()),
-        }
+    pub async fn shutdown(self) -> io::Result<()> {
+        self.server.shutdown().await
     }
-}
 
-impl Drop for RunningAws {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-impl RunningAws {
     /// [`bind`] with explicit connection limits (read deadlines, connection cap) instead of
     /// [`ServeOptions::default`].
     pub async fn bind_with(
@@ -64,22 +45,12 @@ impl RunningAws {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         state.set_base_url(format!("http://{addr}"));
-        let (tx, rx) = oneshot::channel::<()>();
-        let app = router(state.clone());
-        let task = tokio::spawn(iamconform_serve::serve(
-            listener,
-            app,
-            options,
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        let server = Server::spawn(listener, router(state.clone()), options);
         tracing::info!(%addr, "aws emulator listening");
         Ok(Self {
             addr,
             state,
-            shutdown: Some(tx),
-            task: Some(task),
+            server,
         })
     }
 }

@@ -3,23 +3,21 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use iamconform_serve::ServeOptions;
+use iamconform_serve::{ServeOptions, Server};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::config::{ConsulConfig, ConsulState, StartError};
 use crate::http::router;
 
-/// A Consul serving HTTP until [`RunningConsul::shutdown`] (or drop).
+/// A Consul serving HTTP until [`RunningConsul::shutdown`] (or drop, which stops accepting
+/// without waiting).
 #[derive(Debug)]
 pub struct RunningConsul {
     /// The bound address.
     pub addr: SocketAddr,
     /// The shared state (store, clock, config).
     pub state: ConsulState,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    server: Server,
 }
 
 impl RunningConsul {
@@ -55,21 +53,11 @@ impl RunningConsul {
             .map_err(|source| StartError::Bind { addr, source })?;
         // The accept loop puts `ConnectInfo<SocketAddr>` in every request, as
         // `into_make_service_with_connect_info` did.
-        let app = router(state.clone());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(iamconform_serve::serve(
-            listener,
-            app,
-            options,
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        let server = Server::spawn(listener, router(state.clone()), options);
         Ok(Self {
             addr,
             state,
-            shutdown: Some(tx),
-            task: Some(task),
+            server,
         })
     }
 
@@ -79,21 +67,7 @@ impl RunningConsul {
     }
 
     /// Stops serving and waits for the server task.
-    pub async fn shutdown(mut self) -> std::io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        match self.task.take() {
-            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for RunningConsul {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.server.shutdown().await
     }
 }

@@ -54,8 +54,8 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
 pub use body::BodyTimeout;
@@ -97,6 +97,47 @@ impl Default for ServeOptions {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_headers: DEFAULT_MAX_HEADERS,
+        }
+    }
+}
+
+/// A server running [`serve`] on a spawned task until [`Server::shutdown`]. Dropping it stops
+/// accepting too (the shutdown signal fires), but does not wait for in-flight requests.
+#[derive(Debug)]
+pub struct Server {
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Server {
+    /// Spawns [`serve`] for `app` on `listener`. Must be called inside a tokio runtime.
+    pub fn spawn(listener: TcpListener, app: Router, options: ServeOptions) -> Server {
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, app, options, async move {
+            let _ = rx.await;
+        }));
+        Server {
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the server task.
+    pub async fn shutdown(mut self) -> io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.map_err(io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
         }
     }
 }
