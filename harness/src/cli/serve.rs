@@ -229,8 +229,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
             Err(e) => return fail(exit::INTERNAL, e),
         }
     }
+    // Handlers first: a SIGTERM sent the moment the ready line is read must stop serve
+    // cleanly (exit 0), not kill it with the signal's default action.
+    let stop = stop_signal();
     println!("{ready}");
-    wait_for_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     if let Some(c) = consul {
         let _ = c.shutdown().await;
@@ -239,24 +242,35 @@ async fn serve(args: ServeArgs) -> ExitCode {
     ExitCode::from(exit::OK)
 }
 
-async fn wait_for_signal() {
+/// SIGINT or SIGTERM. The handlers are registered when this is called, not when it is
+/// first polled.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                (Ok(mut only), Err(_)) | (Err(_), Ok(mut only)) => {
+                    only.recv().await;
+                }
+                (Err(_), Err(_)) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
