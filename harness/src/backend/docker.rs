@@ -57,7 +57,7 @@ pub enum DockerNetwork {
     /// Desktop on macOS and Windows): the agent's HTTP port is published on 127.0.0.1 and
     /// the agent reaches the AWS emulator as `host.docker.internal` (mapped to the engine's
     /// `host-gateway`). On Linux that gateway is the bridge's address on the host, so the
-    /// AWS emulator listens there (see [`DockerConfig::host_ip`]).
+    /// AWS emulator listens there (or at `--docker-host-ip`).
     Bridge,
 }
 
