@@ -104,13 +104,7 @@ pub(crate) async fn run(args: LoadArgs) -> Result<()> {
     let (serve, endpoints) = servers::iamconform_serve(&args.iamconform, Some(&args.preset), &at)
         .await
         .context("starting iamconform serve")?;
-    let aws = servers::url_addr(&endpoints.sts)?;
-    let consul = servers::url_addr(
-        endpoints
-            .consul
-            .as_deref()
-            .context("no consul in the ready line")?,
-    )?;
+    let (aws, consul) = endpoints.addrs()?;
     eprintln!("iamconform serve: aws {aws}, consul {consul}");
 
     let moto = match &args.moto {

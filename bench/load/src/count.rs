@@ -80,13 +80,7 @@ pub(crate) async fn run(args: CountArgs) -> Result<()> {
         servers::iamconform_serve(&args.iamconform, Some(&args.preset), serve_at)
             .await
             .context("starting iamconform serve")?;
-    let aws = servers::url_addr(&endpoints.sts)?;
-    let consul = servers::url_addr(
-        endpoints
-            .consul
-            .as_deref()
-            .context("no consul in the ready line")?,
-    )?;
+    let (aws, consul) = endpoints.addrs()?;
     // Set-up: the same requests whatever `n` is.
     let (pool, target, ceiling) = match args.call {
         CountCall::Gci | CountCall::Role => {

@@ -115,6 +115,17 @@ pub(crate) struct ServeEndpoints {
     pub(crate) consul: Option<String>,
 }
 
+impl ServeEndpoints {
+    /// The AWS emulator's and the Consul emulator's socket addresses.
+    pub(crate) fn addrs(&self) -> Result<(SocketAddr, SocketAddr)> {
+        let consul = self
+            .consul
+            .as_deref()
+            .context("no consul in the ready line")?;
+        Ok((url_addr(&self.sts)?, url_addr(consul)?))
+    }
+}
+
 /// Starts `iamconform serve` (with `preset`, if any) and parses its ready line.
 pub(crate) async fn iamconform_serve(
     bin: &Path,
