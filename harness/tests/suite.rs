@@ -71,6 +71,49 @@ fn the_whole_suite_passes_with_the_reference_client() {
     );
 }
 
+/// Against Enterprise (`--enterprise`) every scenario passes except those about CE's own
+/// behaviour (`consul.enterprise: false`), which are skipped with the reason.
+#[test]
+fn the_suite_as_enterprise_skips_exactly_the_ce_scenarios() {
+    let root = workspace();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_iamconform"))
+        .current_dir(&root)
+        .args(["run", "--enterprise", "--json"])
+        .arg(&json)
+        .arg(root.join("scenarios"))
+        .env_remove("IAMCONFORM_MUTANT")
+        .env_remove("IAMCONFORM_MUTANT_STATE_DIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let skipped: Vec<&str> = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["outcome"] == "skipped")
+        .map(|s| {
+            assert!(
+                s["skip_reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("run without --enterprise"),
+                "{s}"
+            );
+            s["id"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(report["totals"]["failed"], 0, "{stdout}");
+    assert_eq!(
+        skipped,
+        ["namespaces/ce-refuses-namespaces.yaml"],
+        "{stdout}"
+    );
+}
+
 #[test]
 fn every_scenario_folder_is_documented() {
     let root = workspace();

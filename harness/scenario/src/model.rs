@@ -120,6 +120,9 @@ pub struct ConsulSetup {
     pub preset: Option<Preset>,
     /// Run Consul with Enterprise features; true when `requires` names `enterprise` unless set.
     pub enterprise: bool,
+    /// Set by an explicit `enterprise: false`: the scenario checks Consul CE's own behaviour
+    /// (e.g. its refusal of namespaces), so a run against Enterprise (`--enterprise`) skips it.
+    pub ce_only: bool,
     /// Enable the audit log (needed by `expect_audit` steps).
     pub audit: bool,
     /// ACL policies (`PUT /v1/acl/policy` bodies), created in order.

@@ -241,6 +241,7 @@ fn validate_consul(
         None => wants_enterprise,
     };
     v.enterprise = enterprise;
+    let ce_only = matches!(&raw.enterprise, Some(sp) if !sp.value);
 
     let preset = raw.preset.and_then(|sp| {
         let p = sp.value.trim();
@@ -304,6 +305,7 @@ fn validate_consul(
     ConsulSetup {
         preset,
         enterprise,
+        ce_only,
         audit: raw.audit,
         policies,
         roles,

@@ -130,6 +130,18 @@ pub(super) async fn run_one(
             Vec::new(),
         );
     }
+    if scenario.consul.ce_only && shared.enterprise {
+        return report(
+            &file,
+            &scenario,
+            Outcome::Skipped {
+                reason: "checks Consul CE (`consul.enterprise: false`): run without --enterprise"
+                    .into(),
+            },
+            started,
+            Vec::new(),
+        );
+    }
     if scenario.requires.contains(&Requirement::Docker)
         && shared.backend.kind() != crate::backend::BackendKind::Docker
     {

@@ -34,6 +34,7 @@ fn full_example_becomes_exactly_this_model() {
         consul: ConsulSetup {
             preset: Some(Preset::Named("consul-ecs".into())),
             enterprise: true,
+            ce_only: false,
             audit: true,
             policies: vec![
                 json!({"Name": "read-kv", "Rules": "key_prefix \"\" { policy = \"read\" }"}),
@@ -463,4 +464,18 @@ fn identity_overrides_do_not_show_secrets_in_debug() {
         json["accounts"]["012345678901"]["users"][0]["access_keys"][0]["secret_access_key"],
         "TOPSECRETVALUE"
     );
+}
+
+#[test]
+fn only_an_explicit_enterprise_false_marks_a_ce_scenario() {
+    let body =
+        "steps:\n  - api: { method: GET, path: /v1/acl/policies }\n    expect: { status: 200 }\n";
+    let explicit = load(&format!("name: ce\nconsul:\n  enterprise: false\n{body}"));
+    assert!(explicit.consul.ce_only);
+    assert!(!explicit.consul.enterprise);
+    let unset = load(&format!("name: either\n{body}"));
+    assert!(!unset.consul.ce_only);
+    let enterprise = load(&format!("name: ent\nconsul:\n  enterprise: true\n{body}"));
+    assert!(!enterprise.consul.ce_only);
+    assert!(enterprise.consul.enterprise);
 }
