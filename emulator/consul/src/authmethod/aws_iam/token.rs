@@ -158,15 +158,15 @@ pub(crate) fn parse_bearer_token(
 /// Phase A: the outer JSON, the three base64 fields, the headers JSON and the URL, in
 /// `UnmarshalJSON`'s order; every error is prefixed `invalid token: `.
 fn decode_outer(token: &str) -> Result<SignedRequest, LoginError> {
-    // Step 1: outer JSON (syntax first, then the first type error).
-    json::check_valid(token.as_bytes()).map_err(invalid_token)?;
+    // Step 1: outer JSON (syntax first, then the first type error). The decoder runs Go's
+    // syntax scan itself, once; valid JSON `null` decodes to no fields and is refused next.
+    let fields = json::decode_string_struct(token.as_bytes(), &TOKEN_FIELDS, "", TOKEN_GO_TYPE)
+        .map_err(invalid_token)?;
     if token.trim_matches([' ', '\t', '\n', '\r']) == "null" {
         // UNVERIFIED: Go decodes `null` into a nil token and consul-awsauth then dereferences
         // it (a panic). We refuse it with our own words instead.
         return Err(invalid_token("bearer token is JSON null"));
     }
-    let fields = json::decode_string_struct(token.as_bytes(), &TOKEN_FIELDS, "", TOKEN_GO_TYPE)
-        .map_err(invalid_token)?;
     let [method, url_b64, headers_b64, body_b64] =
         <[String; 4]>::try_from(fields).map_err(|_| LoginError::Internal("token field count"))?;
     // Step 2: base64 URL, base64 headers, headers JSON, base64 body, then the URL parse.
