@@ -209,7 +209,12 @@ pub(crate) struct CallerIdentity {
 
 /// consul-awsauth `parseGetCallerIdentityResponse` + the result count check.
 pub(crate) fn parse_get_caller_identity(body: &[u8]) -> Result<CallerIdentity, LoginError> {
-    let text = String::from_utf8_lossy(body);
+    // `from_utf8` first: it borrows valid input after a word-at-a-time check, where the lossy
+    // decoder walks every byte to the same result.
+    let text = match std::str::from_utf8(body) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(body),
+    };
     let trimmed = text.trim();
     if !trimmed.starts_with("<GetCallerIdentityResponse") && !trimmed.starts_with("<?xml") {
         return Err(LoginError::ParseSts);

@@ -17,7 +17,7 @@ use super::config::AwsIamConfig;
 use super::gostd::json::{self, HeaderList};
 use super::gostd::query::{Values, format_string_slice, parse_query};
 use super::gostd::url::{self, GoUrl};
-use super::gostd::{base64, canonical_header_key, quote};
+use super::gostd::{base64, canonical_header_key, lossy_utf8, lossy_utf8_vec, quote};
 use super::login::LoginError;
 
 /// Consul's fixed header names (`agent/consul/authmethod/awsauth/aws.go`), as configured, i.e.
@@ -124,7 +124,7 @@ pub(crate) fn parse_bearer_token(
         }
     }
     // Step 5: the body is GetCallerIdentity and nothing else.
-    let sts_body = String::from_utf8_lossy(&sts.body).into_owned();
+    let sts_body = lossy_utf8(&sts.body);
     parse_request_body(
         &sts_body,
         &[("Action", &["GetCallerIdentity"]), ("Version", &[])],
@@ -174,7 +174,7 @@ fn decode_outer(token: &str) -> Result<SignedRequest, LoginError> {
     let headers_json = base64::decode_std(headers_b64.as_bytes()).map_err(invalid_token)?;
     let headers = json::decode_header(&headers_json).map_err(invalid_token)?;
     let body = base64::decode_std(body_b64.as_bytes()).map_err(invalid_token)?;
-    let raw_url = String::from_utf8_lossy(&raw_url).into_owned();
+    let raw_url = lossy_utf8_vec(raw_url);
     let url = url::parse_absolute(&raw_url).map_err(invalid_token)?;
     Ok(SignedRequest {
         method,

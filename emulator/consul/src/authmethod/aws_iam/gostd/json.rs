@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use super::{lossy_utf8, lossy_utf8_vec};
+
 /// Go's maximum nesting depth (`encoding/json` scanner).
 const MAX_DEPTH: usize = 10_000;
 
@@ -423,14 +425,17 @@ impl<'a> Walker<'a> {
 fn unquote(raw: &[u8]) -> String {
     // Without escapes the decoding is only the UTF-8 repair below.
     if !raw.contains(&b'\\') {
-        return String::from_utf8_lossy(raw).into_owned();
+        return lossy_utf8(raw);
     }
     let mut out: Vec<u8> = Vec::with_capacity(raw.len());
     let mut i = 0usize;
-    while let Some(&c) = raw.get(i) {
-        if c != b'\\' {
-            out.push(c);
-            i += 1;
+    while let Some(run) = raw.get(i..).filter(|run| !run.is_empty()) {
+        // Copy the plain run up to the next escape in one go (header values embedded in the
+        // token, such as the entity headers JSON, have an escaped quote every few bytes).
+        let plain = run.iter().position(|&b| b == b'\\').unwrap_or(run.len());
+        if plain > 0 {
+            out.extend_from_slice(run.get(..plain).unwrap_or_default());
+            i += plain;
             continue;
         }
         let e = raw.get(i + 1).copied().unwrap_or(b'\\');
@@ -474,7 +479,7 @@ fn unquote(raw: &[u8]) -> String {
         let mut buf = [0u8; 4];
         out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
     }
-    String::from_utf8_lossy(&out).into_owned()
+    lossy_utf8_vec(out)
 }
 
 fn hex4(b: Option<&[u8]>) -> Option<u32> {

@@ -10,6 +10,22 @@ pub(crate) mod json;
 pub(crate) mod query;
 pub(crate) mod url;
 
+/// `String::from_utf8_lossy(bytes).into_owned()`: invalid UTF-8 becomes U+FFFD, as Go's
+/// `string` conversions and decoders print it. Valid input (the usual case) is only validated
+/// and copied: `str::from_utf8` checks ASCII a word at a time, while the lossy decoder walks
+/// every byte (docs/performance.md, "Full logins").
+pub(crate) fn lossy_utf8(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// [`lossy_utf8`] for an owned buffer: valid UTF-8 is taken over without a copy.
+pub(crate) fn lossy_utf8_vec(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Go's `strconv.Quote`, as `%q` prints strings in error messages.
 pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -135,6 +151,22 @@ mod tests {
         assert_eq!(quote("x\ny\u{1}"), r#""x\ny\x01""#);
         assert_eq!(quote("é"), "\"é\"");
         assert_eq!(quote_bytes(b"%\xff"), r#""%\xff""#);
+    }
+
+    #[test]
+    fn lossy_utf8_replaces_invalid_bytes_like_from_utf8_lossy() {
+        for input in [
+            b"plain".as_slice(),
+            b"",
+            "é😀".as_bytes(),
+            b"a\xffb",
+            b"\xe2\x82",
+            b"x\xed\xa0\x80y",
+        ] {
+            let want = String::from_utf8_lossy(input).into_owned();
+            assert_eq!(lossy_utf8(input), want);
+            assert_eq!(lossy_utf8_vec(input.to_vec()), want);
+        }
     }
 
     #[test]

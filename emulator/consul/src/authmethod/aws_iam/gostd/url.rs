@@ -2,7 +2,7 @@
 //! scheme`), `Hostname()`, `EscapedPath()`, `String()`, `Redacted()`, `JoinPath` and
 //! `QueryUnescape`.
 
-use super::{quote, quote_bytes};
+use super::{lossy_utf8_vec, quote, quote_bytes};
 
 /// A parsed URL with Go's field meanings (`host` keeps the port; `path` is unescaped).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -158,7 +158,7 @@ fn unescape(s: &str, mode: Mode) -> Result<String, String> {
         }
     }
     // Go strings hold arbitrary bytes; ours hold UTF-8, so invalid sequences become U+FFFD.
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(lossy_utf8_vec(out))
 }
 
 /// Go's `url.QueryUnescape`.
