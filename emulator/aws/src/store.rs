@@ -465,6 +465,12 @@ impl CredentialLookup for IdentityStore {
     fn lookup(&self, access_key_id: &str) -> Option<KeyRecord> {
         self.keys.get(access_key_id).map(|e| e.record.clone())
     }
+
+    fn lookup_ref(&self, access_key_id: &str) -> Option<std::borrow::Cow<'_, KeyRecord>> {
+        self.keys
+            .get(access_key_id)
+            .map(|e| std::borrow::Cow::Borrowed(&e.record))
+    }
 }
 
 /// Derives a stable unique id: `prefix` + 17 characters of base32 (`A–Z`, `2–7`) from the

@@ -54,6 +54,7 @@ mod scope;
 mod timestamp;
 mod verify;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use iamconform_secret::Secret;
@@ -126,11 +127,23 @@ pub struct KeyRecord {
 pub trait CredentialLookup {
     /// The record for `access_key_id`, or `None` when the key is unknown.
     fn lookup(&self, access_key_id: &str) -> Option<KeyRecord>;
+
+    /// The record for `access_key_id`, lent when the implementor holds it: what [`verify`]
+    /// calls, once per request. The default clones through [`CredentialLookup::lookup`];
+    /// stores that keep their records override it to skip the copy of the secret, the
+    /// session token and their allocations.
+    fn lookup_ref(&self, access_key_id: &str) -> Option<Cow<'_, KeyRecord>> {
+        self.lookup(access_key_id).map(Cow::Owned)
+    }
 }
 
 impl CredentialLookup for HashMap<String, KeyRecord> {
     fn lookup(&self, access_key_id: &str) -> Option<KeyRecord> {
         self.get(access_key_id).cloned()
+    }
+
+    fn lookup_ref(&self, access_key_id: &str) -> Option<Cow<'_, KeyRecord>> {
+        self.get(access_key_id).map(Cow::Borrowed)
     }
 }
 
@@ -169,7 +182,13 @@ mod tests {
         };
         assert!(f.lookup("AKID").is_some());
         assert!(f.lookup("other").is_none());
-        let map: HashMap<String, KeyRecord> = HashMap::new();
+        assert!(matches!(f.lookup_ref("AKID"), Some(Cow::Owned(_))));
+        assert!(f.lookup_ref("other").is_none());
+        let mut map: HashMap<String, KeyRecord> = HashMap::new();
         assert!(map.lookup("AKID").is_none());
+        assert!(map.lookup_ref("AKID").is_none());
+        map.insert("AKID".to_owned(), f("AKID").unwrap());
+        assert!(map.lookup("AKID").is_some());
+        assert!(matches!(map.lookup_ref("AKID"), Some(Cow::Borrowed(_))));
     }
 }

@@ -96,8 +96,8 @@ pub fn verify(
     scope::check_scope(&credential, &auth.amz_date, policy)?;
 
     // Steps 14–15: session token, then access key.
-    let lookup = creds.lookup(&credential.access_key_id);
-    let record = check_credentials(lookup, token.as_deref(), now)?;
+    let lookup = creds.lookup_ref(&credential.access_key_id);
+    let record = check_credentials(lookup.as_deref(), token.as_deref(), now)?;
 
     // Step 16: the signature.
     let canonical_request = canonical::build(
@@ -145,16 +145,16 @@ pub fn verify(
 }
 
 /// Steps 14–15 with the spec's recommended fake semantics (§1.5).
-fn check_credentials(
-    record: Option<KeyRecord>,
+fn check_credentials<'r>(
+    record: Option<&'r KeyRecord>,
     token: Option<&[u8]>,
     now: OffsetDateTime,
-) -> Result<KeyRecord, SigV4Error> {
+) -> Result<&'r KeyRecord, SigV4Error> {
     // Step 14: a token was sent.
     if let Some(token) = token {
         // Step 14b: unknown key, long-term key (UNVERIFIED against AWS; moto does this), or
         // not the token issued with this key.
-        let issued = record.as_ref().and_then(|r| r.session_token.as_ref());
+        let issued = record.and_then(|r| r.session_token.as_ref());
         if !issued.is_some_and(|t| t.ct_eq_bytes(token)) {
             return Err(SigV4Error::InvalidClientTokenId(
                 InvalidClientToken::TokenInvalid,
@@ -162,7 +162,6 @@ fn check_credentials(
         }
         // Step 14c: the token has expired.
         if record
-            .as_ref()
             .and_then(|r| r.expires)
             .is_some_and(|expires| expires <= now)
         {
