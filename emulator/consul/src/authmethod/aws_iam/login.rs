@@ -155,9 +155,12 @@ impl Validator {
     pub async fn validate_login(&self, bearer_token: &str) -> Result<Identity, LoginError> {
         let c = &self.config;
         // Phases A–C.
-        let token: BearerToken = parse_bearer_token(bearer_token, c)?;
+        let BearerToken {
+            sts,
+            entity: entity_request,
+        } = parse_bearer_token(bearer_token, c)?;
         // Step 13: the STS forward request.
-        let sts_req = build_forward_request(&token.sts, &c.sts_endpoint)?;
+        let sts_req = build_forward_request(sts, &c.sts_endpoint)?;
         // Step 14: the server-id header of the STS request.
         if !c.server_id_header_value.is_empty() {
             check_server_id(&sts_req.headers, &sts_req.url, &c.server_id_header_value)?;
@@ -190,7 +193,7 @@ impl Validator {
         let mut client_arn = entity.canonical_arn();
         // Step 18: with details, the embedded IAM request.
         if c.enable_iam_entity_details {
-            let Some((iam, kind)) = &token.entity else {
+            let Some((iam, kind)) = entity_request else {
                 return Err(LoginError::Internal(
                     "entity request missing with details enabled",
                 ));
@@ -206,14 +209,14 @@ impl Validator {
                 &iam_req,
             )
             .await?;
-            let details = parse_iam_entity(&body, *kind)?;
+            let details = parse_iam_entity(&body, kind)?;
             // Only STS proves who the caller is: IAM's answer must be about the same entity.
             if details.id != identity.entity_id {
                 return Err(LoginError::UniqueIdMismatch);
             }
-            client_arn = details.arn.clone();
-            identity.entity_path = details.path.clone();
-            identity.entity_tags = Some(details.tags.iter().cloned().collect::<BTreeMap<_, _>>());
+            client_arn = details.arn;
+            identity.entity_path = details.path;
+            identity.entity_tags = Some(details.tags.into_iter().collect::<BTreeMap<_, _>>());
         }
         // Step 19: trust.
         if !is_trusted(c, &client_arn) {

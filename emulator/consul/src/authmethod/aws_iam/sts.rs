@@ -67,7 +67,8 @@ pub(crate) struct ForwardRequest {
     pub(crate) host: String,
     /// Canonical keys, values merged in token order.
     pub(crate) headers: HeaderList,
-    pub(crate) body: Vec<u8>,
+    /// Shared with each attempt's request body, so a retry needs no copy.
+    pub(crate) body: Bytes,
 }
 
 impl std::fmt::Debug for ForwardRequest {
@@ -81,9 +82,11 @@ impl std::fmt::Debug for ForwardRequest {
 }
 
 /// consul-awsauth `buildHttpRequest`: base = configured endpoint, else the token's URL; target
-/// path = base path joined with the token URL's path; the token's query appended.
+/// path = base path joined with the token URL's path; the token's query appended. Takes the
+/// token's request by value: its header values and body move into the forward request
+/// instead of being copied (they hold the session token and signatures, kilobytes per login).
 pub(crate) fn build_forward_request(
-    req: &SignedRequest,
+    req: SignedRequest,
     endpoint: &str,
 ) -> Result<ForwardRequest, LoginError> {
     let base = if endpoint.is_empty() {
@@ -99,7 +102,7 @@ pub(crate) fn build_forward_request(
     let method = if req.method.is_empty() {
         "GET".to_owned()
     } else {
-        req.method.clone()
+        req.method
     };
     if !method.bytes().all(is_token_byte) {
         return Err(LoginError::BuildRequest(format!(
@@ -107,20 +110,20 @@ pub(crate) fn build_forward_request(
             quote(&method)
         )));
     }
-    let mut headers: HeaderList = Vec::new();
-    for (k, values) in &req.headers {
-        let key = canonical_header_key(k);
+    let mut headers: HeaderList = Vec::with_capacity(req.headers.len());
+    for (k, values) in req.headers {
+        let key = canonical_header_key(&k);
         match headers.iter_mut().find(|(k2, _)| *k2 == key) {
-            Some((_, vs)) => vs.extend(values.iter().cloned()),
-            None => headers.push((key, values.clone())),
+            Some((_, vs)) => vs.extend(values),
+            None => headers.push((key, values)),
         }
     }
     Ok(ForwardRequest {
         method,
         url: target,
-        host: req.url.host.clone(),
+        host: req.url.host,
         headers,
-        body: req.body.clone(),
+        body: Bytes::from(req.body),
     })
 }
 
@@ -271,7 +274,7 @@ fn build_http_request(
         }
     }
     builder
-        .body(Full::new(Bytes::from(req.body.clone())))
+        .body(Full::new(req.body.clone()))
         .map_err(|e| refuse(format!("invalid request: {e}")))
 }
 
@@ -302,9 +305,18 @@ fn render_client_error(e: &hyper_util::client::legacy::Error, authority: &str) -
     msg
 }
 
-/// One attempt: send and receive the response head.
+/// A client of its own for one [`submit_with`] call (Consul's one connection per call).
+fn unpooled_client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new())
+        .http1_title_case_headers(true)
+        .build_http()
+}
+
+/// One attempt: send and receive the response head. `own_client` is the call's unpooled
+/// client, built on first use: requests for the AWS emulator go over `emulator_client` and
+/// need none.
 async fn attempt(
-    client: &Client<HttpConnector, Full<Bytes>>,
+    own_client: &mut Option<Client<HttpConnector, Full<Bytes>>>,
     emulator_client: Option<&EmulatorClient>,
     outbound: &Outbound,
     req: &ForwardRequest,
@@ -312,7 +324,7 @@ async fn attempt(
     let route = route(outbound, &req.url)?;
     let client = match emulator_client {
         Some(pooled) if route.to_aws_emulator => &pooled.0,
-        _ => client,
+        _ => own_client.get_or_insert_with(unpooled_client),
     };
     let request = build_http_request(&route.base, req)?;
     let authority = request
@@ -410,14 +422,12 @@ pub(crate) async fn submit_with(
     max_retries: i64,
     req: &ForwardRequest,
 ) -> Result<Vec<u8>, LoginError> {
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
-        .http1_title_case_headers(true)
-        .build_http();
+    let mut own_client = None;
     let retry_max = u64::try_from(max_retries).unwrap_or(0);
     let mut attempts: u64 = 0;
     let outcome = loop {
         attempts += 1;
-        let result = attempt(&client, emulator_client, outbound, req).await;
+        let result = attempt(&mut own_client, emulator_client, outbound, req).await;
         let should_retry = match &result {
             Err(e) => e.retryable,
             Ok(r) => retryable_status(r.status().as_u16()),
@@ -618,7 +628,7 @@ mod tests {
             ],
             body: b"Action=GetCallerIdentity".to_vec(),
         };
-        build_forward_request(&signed, url).unwrap()
+        build_forward_request(signed, url).unwrap()
     }
 
     #[tokio::test]
@@ -671,7 +681,7 @@ mod tests {
             body: vec![],
         };
         let t = |token: &str, endpoint: &str| {
-            build_forward_request(&signed(token), endpoint)
+            build_forward_request(signed(token), endpoint)
                 .unwrap()
                 .url
                 .to_string()
@@ -700,14 +710,14 @@ mod tests {
             "http://h/x/b"
         );
         let f =
-            build_forward_request(&signed("https://sts.amazonaws.com:443/"), "http://h").unwrap();
+            build_forward_request(signed("https://sts.amazonaws.com:443/"), "http://h").unwrap();
         assert_eq!(f.host, "sts.amazonaws.com:443");
         let bad = SignedRequest {
             method: "GE T".into(),
             ..signed("https://iam.amazonaws.com/")
         };
         assert_eq!(
-            build_forward_request(&bad, "").unwrap_err().to_string(),
+            build_forward_request(bad, "").unwrap_err().to_string(),
             "net/http: invalid method \"GE T\""
         );
     }
