@@ -1,10 +1,12 @@
 //! Finding the authentication material: the Authorization header or the presigned query
 //! (spec §1.2, AWS check-order steps 5–7), as [`AuthParams`].
 
+use std::borrow::Cow;
+
 use crate::canonical::{self, ALGORITHM, QueryParam};
 use crate::error::{Mismatch, SigV4Error};
 use crate::request::{SignedRequest, latin1};
-use crate::scope::{self, Credential};
+use crate::scope::{self, Credential, CredentialRef};
 
 /// Where the signature was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,16 +56,67 @@ impl AuthParams {
     }
 }
 
+/// [`AuthParams`] borrowed from the request and its decoded query: what [`crate::verify`]
+/// works with, so a verification copies none of the parameters.
+#[derive(Debug)]
+pub(crate) struct AuthParts<'a> {
+    pub(crate) location: AuthLocation,
+    pub(crate) algorithm: Cow<'a, str>,
+    pub(crate) credential: Cow<'a, str>,
+    pub(crate) signed_headers: Cow<'a, str>,
+    pub(crate) signature: Cow<'a, str>,
+    pub(crate) amz_date: Cow<'a, str>,
+    pub(crate) expires: Option<Cow<'a, str>>,
+}
+
+impl<'a> AuthParts<'a> {
+    /// The SignedHeaders names, in the order sent.
+    pub(crate) fn signed_header_names(&self) -> Vec<&str> {
+        self.signed_headers.split(';').collect()
+    }
+
+    /// Step 12: the Credential split into its five parts, borrowed.
+    pub(crate) fn credential_parts(&self) -> Result<CredentialRef<'_>, SigV4Error> {
+        scope::split_credential(&self.credential)
+    }
+
+    fn into_owned(self) -> AuthParams {
+        AuthParams {
+            location: self.location,
+            algorithm: self.algorithm.into_owned(),
+            credential: self.credential.into_owned(),
+            signed_headers: self.signed_headers.into_owned(),
+            signature: self.signature.into_owned(),
+            amz_date: self.amz_date.into_owned(),
+            expires: self.expires.map(Cow::into_owned),
+        }
+    }
+
+    /// The same parts, owned: for a header that had to be decoded into a new string.
+    fn into_static(self) -> AuthParts<'static> {
+        let own = |c: Cow<'a, str>| Cow::Owned(c.into_owned());
+        AuthParts {
+            location: self.location,
+            algorithm: own(self.algorithm),
+            credential: own(self.credential),
+            signed_headers: own(self.signed_headers),
+            signature: own(self.signature),
+            amz_date: own(self.amz_date),
+            expires: self.expires.map(own),
+        }
+    }
+}
+
 /// Steps 4–7: parses the query (step 4) and finds the authentication material.
 pub fn parse_auth(req: &SignedRequest<'_>) -> Result<AuthParams, SigV4Error> {
     let params = canonical::parse_query(req.query)?;
-    parse_auth_with(req, &params)
+    parse_auth_with(req, &params).map(AuthParts::into_owned)
 }
 
-pub(crate) fn parse_auth_with(
-    req: &SignedRequest<'_>,
-    params: &[QueryParam],
-) -> Result<AuthParams, SigV4Error> {
+pub(crate) fn parse_auth_with<'a>(
+    req: &SignedRequest<'a>,
+    params: &'a [QueryParam],
+) -> Result<AuthParts<'a>, SigV4Error> {
     // Step 5: exactly one of the two forms.
     let header = req.first_header("authorization");
     let query_algorithm = canonical::first_param(params, "X-Amz-Algorithm");
@@ -76,8 +129,20 @@ pub(crate) fn parse_auth_with(
 }
 
 /// Step 6: the Authorization header.
-fn parse_header_form(req: &SignedRequest<'_>, header: &[u8]) -> Result<AuthParams, SigV4Error> {
-    let whole = latin1(header);
+fn parse_header_form<'a>(
+    req: &SignedRequest<'a>,
+    header: &'a [u8],
+) -> Result<AuthParts<'a>, SigV4Error> {
+    match latin1(header) {
+        Cow::Borrowed(whole) => parse_header_text(req, whole),
+        Cow::Owned(whole) => parse_header_text(req, &whole).map(AuthParts::into_static),
+    }
+}
+
+fn parse_header_text<'t>(
+    req: &SignedRequest<'t>,
+    whole: &'t str,
+) -> Result<AuthParts<'t>, SigV4Error> {
     let text = whole.trim_start();
     let (algorithm, rest) = text
         .split_once(|c: char| c.is_ascii_whitespace())
@@ -112,7 +177,10 @@ fn parse_header_form(req: &SignedRequest<'_>, header: &[u8]) -> Result<AuthParam
     let date = req
         .first_header("x-amz-date")
         .or_else(|| req.first_header("date"))
-        .map(|v| latin1(v).trim().to_owned());
+        .map(|v| match latin1(v) {
+            Cow::Borrowed(v) => Cow::Borrowed(v.trim()),
+            Cow::Owned(v) => Cow::Owned(v.trim().to_owned()),
+        });
     // Step 6d: one message for everything missing.
     let mut missing = Vec::new();
     if credential.is_none() {
@@ -131,12 +199,12 @@ fn parse_header_form(req: &SignedRequest<'_>, header: &[u8]) -> Result<AuthParam
     }
     match (credential, signed_headers, signature, date) {
         (Some(credential), Some(signed_headers), Some(signature), Some(amz_date)) => {
-            Ok(AuthParams {
+            Ok(AuthParts {
                 location: AuthLocation::Header,
-                algorithm: algorithm.to_owned(),
-                credential: credential.to_owned(),
-                signed_headers: signed_headers.to_owned(),
-                signature: signature.to_owned(),
+                algorithm: Cow::Borrowed(algorithm),
+                credential: Cow::Borrowed(credential),
+                signed_headers: Cow::Borrowed(signed_headers),
+                signature: Cow::Borrowed(signature),
                 amz_date,
                 expires: None,
             })
@@ -150,13 +218,15 @@ fn parse_header_form(req: &SignedRequest<'_>, header: &[u8]) -> Result<AuthParam
 }
 
 /// Step 7: the presigned query parameters (the first duplicate wins, 7c).
-fn parse_query_form(params: &[QueryParam], algorithm: &[u8]) -> Result<AuthParams, SigV4Error> {
+fn parse_query_form<'p>(
+    params: &'p [QueryParam],
+    algorithm: &[u8],
+) -> Result<AuthParts<'p>, SigV4Error> {
     // Step 7a: AWS answers an unknown algorithm as if there were no authentication at all.
     if algorithm != ALGORITHM.as_bytes() {
         return Err(SigV4Error::MissingAuthenticationToken);
     }
-    let get =
-        |key| canonical::first_param(params, key).map(|v| String::from_utf8_lossy(v).into_owned());
+    let get = |key| canonical::first_param(params, key).map(String::from_utf8_lossy);
     let credential = get("X-Amz-Credential");
     let signature = get("X-Amz-Signature");
     let signed_headers = get("X-Amz-SignedHeaders");
@@ -177,9 +247,9 @@ fn parse_query_form(params: &[QueryParam], algorithm: &[u8]) -> Result<AuthParam
     }
     match (credential, signed_headers, signature, date) {
         (Some(credential), Some(signed_headers), Some(signature), Some(amz_date)) => {
-            Ok(AuthParams {
+            Ok(AuthParts {
                 location: AuthLocation::Query,
-                algorithm: ALGORITHM.to_owned(),
+                algorithm: Cow::Borrowed(ALGORITHM),
                 credential,
                 signed_headers,
                 signature,

@@ -44,19 +44,69 @@ pub struct Credential {
     pub terminator: String,
 }
 
+/// A [`Credential`] borrowed from the Credential value, as verification uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CredentialRef<'c> {
+    pub(crate) access_key_id: &'c str,
+    pub(crate) date: &'c str,
+    pub(crate) region: &'c str,
+    pub(crate) service: &'c str,
+    pub(crate) terminator: &'c str,
+}
+
+impl CredentialRef<'_> {
+    /// The scope, owned.
+    pub(crate) fn scope(&self) -> CredentialScope {
+        CredentialScope {
+            date: self.date.to_owned(),
+            region: self.region.to_owned(),
+            service: self.service.to_owned(),
+        }
+    }
+
+    /// `date/region/service/aws4_request`, as [`CredentialScope::render`] writes it.
+    pub(crate) fn render_scope(&self) -> String {
+        let mut out = String::with_capacity(
+            self.date.len() + self.region.len() + self.service.len() + TERMINATOR.len() + 3,
+        );
+        for part in [self.date, self.region, self.service] {
+            out.push_str(part);
+            out.push('/');
+        }
+        out.push_str(TERMINATOR);
+        out
+    }
+}
+
 /// Step 12: exactly five `/`-separated elements.
 pub(crate) fn parse_credential(credential: &str) -> Result<Credential, SigV4Error> {
-    let parts: Vec<&str> = credential.split('/').collect();
-    match parts.as_slice() {
-        [key, date, region, service, terminator] => Ok(Credential {
-            access_key_id: (*key).to_owned(),
-            scope: CredentialScope {
-                date: (*date).to_owned(),
-                region: (*region).to_owned(),
-                service: (*service).to_owned(),
-            },
-            terminator: (*terminator).to_owned(),
-        }),
+    split_credential(credential).map(|c| Credential {
+        access_key_id: c.access_key_id.to_owned(),
+        scope: c.scope(),
+        terminator: c.terminator.to_owned(),
+    })
+}
+
+/// [`parse_credential`], borrowed.
+pub(crate) fn split_credential(credential: &str) -> Result<CredentialRef<'_>, SigV4Error> {
+    let mut parts = credential.split('/');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(access_key_id), Some(date), Some(region), Some(service), Some(terminator), None) => {
+            Ok(CredentialRef {
+                access_key_id,
+                date,
+                region,
+                service,
+                terminator,
+            })
+        }
         _ => Err(SigV4Error::incomplete(format!(
             "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'"
         ))),
@@ -66,20 +116,20 @@ pub(crate) fn parse_credential(credential: &str) -> Result<Credential, SigV4Erro
 /// Step 13: every scope check runs and the failures join into one message (scratchstack
 /// `prevalidate`). Each sentence keeps AWS's trailing space.
 pub(crate) fn check_scope(
-    credential: &Credential,
+    credential: &CredentialRef<'_>,
     amz_date: &str,
     policy: &Policy,
 ) -> Result<(), SigV4Error> {
-    let scope = &credential.scope;
+    let scope = credential;
     let mut message = String::new();
-    if !region_accepted(&scope.region, &policy.regions) {
+    if !region_accepted(scope.region, &policy.regions) {
         message.push_str(&format!(
             "Credential should be scoped to a valid region, not '{}'. ",
             scope.region
         ));
     }
     if let Some(expected) = &policy.service
-        && scope.service != *expected
+        && scope.service != expected.as_str()
     {
         message.push_str(&format!(
             "Credential should be scoped to correct service: '{expected}'. "
@@ -114,14 +164,16 @@ fn region_accepted(region: &str, rule: &RegionRule) -> bool {
 
 /// `^[a-z]{2}(-[a-z0-9]+)+-\d+$` (spec §1.11), without a regex engine.
 pub fn is_well_formed_region(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    let [first, middle @ .., last] = parts.as_slice() else {
+    // first-middle-last, where middle holds one or more `-`-separated parts.
+    let Some((first, rest)) = region.split_once('-') else {
+        return false;
+    };
+    let Some((middle, last)) = rest.rsplit_once('-') else {
         return false;
     };
     first.len() == 2
         && first.bytes().all(|b| b.is_ascii_lowercase())
-        && !middle.is_empty()
-        && middle.iter().all(|p| {
+        && middle.split('-').all(|p| {
             !p.is_empty()
                 && p.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
@@ -163,6 +215,16 @@ mod tests {
 
     #[test]
     fn credential_needs_five_parts() {
+        for bad in ["AKID/20150830/us-east-1/sts/aws4_request/x", "AKID", ""] {
+            assert!(parse_credential(bad).is_err(), "{bad}");
+        }
+        let ok = parse_credential("AKID/20150830/us-east-1/sts/aws4_request").unwrap();
+        assert_eq!(ok.access_key_id, "AKID");
+        assert_eq!(ok.scope.render(), "20150830/us-east-1/sts/aws4_request");
+        assert_eq!(ok.terminator, "aws4_request");
+        let parts = split_credential("AKID/20150830/us-east-1/sts/aws4_request").unwrap();
+        assert_eq!(parts.render_scope(), ok.scope.render());
+        assert_eq!(parts.scope(), ok.scope);
         let err = parse_credential("AKID/20150830/us-east-1/sts").unwrap_err();
         assert_eq!(
             err.message(),

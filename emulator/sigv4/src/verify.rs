@@ -96,7 +96,7 @@ pub fn verify(
     scope::check_scope(&credential, &auth.amz_date, policy)?;
 
     // Steps 14–15: session token, then access key.
-    let lookup = creds.lookup_ref(&credential.access_key_id);
+    let lookup = creds.lookup_ref(credential.access_key_id);
     let record = check_credentials(lookup.as_deref(), token.as_deref(), now)?;
 
     // Step 16: the signature.
@@ -108,13 +108,13 @@ pub fn verify(
         auth.location,
         Redaction::Keep,
     );
-    let scope_text = credential.scope.render();
+    let scope_text = credential.render_scope();
     let string_to_sign = canonical::string_to_sign(&auth.amz_date, &scope_text, &canonical_request);
     let signing_key = cached_signing_key(
         &record.secret_access_key,
-        &credential.scope.date,
-        &credential.scope.region,
-        &credential.scope.service,
+        credential.date,
+        credential.region,
+        credential.service,
     );
     let expected = sign(&signing_key, &string_to_sign);
     if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
@@ -134,11 +134,11 @@ pub fn verify(
     }
 
     Ok(Verified {
-        access_key_id: credential.access_key_id,
-        scope: credential.scope,
+        access_key_id: credential.access_key_id.to_owned(),
+        scope: credential.scope(),
         signed_headers: signed_headers.iter().map(|h| (*h).to_owned()).collect(),
         location: auth.location,
-        amz_date: auth.amz_date,
+        amz_date: auth.amz_date.as_ref().to_owned(),
         session_token_present: token.is_some(),
         session_token_signed: token.is_some() && token_signed,
     })
