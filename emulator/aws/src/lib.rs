@@ -20,6 +20,9 @@
 //! - `/_iamconform/…`: the admin API — `GET|DELETE journal`, `GET|PUT clock`,
 //!   `GET|POST|DELETE faults`, `POST ecs/grants`, `POST identities`.
 //!
+//! [`bind`] serves [`service`], which gives the same answers as [`router`] but answers
+//! STS/IAM requests without going through the router.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use iamconform_aws::{AwsConfig, AwsState, IdentityStore, DEFAULT_ADDR};
@@ -45,11 +48,19 @@ mod state;
 mod store;
 mod xml;
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::Router;
+use axum::body::{Body, HttpBody};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use http::{HeaderValue, Method, header};
+use tower::ServiceExt;
 
 pub use clock::Clock;
 pub use ecs::{EcsGrant, EcsGrantError};
@@ -176,8 +187,106 @@ pub fn router(state: AwsState) -> Router {
         .with_state(state)
 }
 
+/// [`router`]'s answers without its routing on the hot path: the service [`bind`] serves.
+///
+/// Requests for the admin API (`/_iamconform/…`) and the ECS endpoint (`/v2/credentials/…`)
+/// go through [`router`]. Every other request is one the router would hand to its STS/IAM
+/// fallback, so this service runs the same header-section check and the same handler
+/// directly, then finishes the response as axum's top-level route does, saving the router's
+/// matching, middleware and boxing on every STS/IAM request. The answers are the same byte
+/// for byte (the crate's tests compare them).
+#[derive(Clone)]
+pub struct AwsService {
+    state: AwsState,
+    router: Router,
+}
+
+/// The [`AwsService`] over `state`.
+pub fn service(state: AwsState) -> AwsService {
+    AwsService {
+        router: router(state.clone()),
+        state,
+    }
+}
+
+impl std::fmt::Debug for AwsService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsService").finish_non_exhaustive()
+    }
+}
+
+impl tower::Service<Request> for AwsService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if needs_router(req.uri().path()) {
+            return Box::pin(self.router.clone().oneshot(req));
+        }
+        let state = self.state.clone();
+        Box::pin(async move { Ok(answer_directly(state, req).await) })
+    }
+}
+
+/// Whether a route of [`router`] other than its fallback could match `path`: only paths
+/// under these two prefixes can (the router matches the raw path, without decoding).
+fn needs_router(path: &str) -> bool {
+    path.starts_with("/_iamconform/") || path.starts_with("/v2/credentials/")
+}
+
+/// What [`router`]'s fallback does: the header-section check ([`limit_header_section`]),
+/// the handler, then axum's finishing touches.
+async fn answer_directly(state: AwsState, req: Request) -> Response {
+    let method = req.method().clone();
+    let response = match reject_large_header_section(&state, &req) {
+        Some(rejection) => rejection,
+        None => handler::handle(State(state), req).await,
+    };
+    finish_as_axum(&method, response)
+}
+
+/// What axum's top-level route future does to every answer of a route or fallback
+/// (axum 0.8 `routing/route.rs`, `RouteFuture::poll`; the fallback sends no `Allow`): a
+/// `Content-Length` from an exact body size, no body for `HEAD`, and for a successful
+/// `CONNECT` no body at all.
+fn finish_as_axum(method: &Method, mut response: Response) -> Response {
+    if *method == Method::CONNECT && response.status().is_success() {
+        if response.headers().contains_key(header::CONTENT_LENGTH)
+            || response.headers().contains_key(header::TRANSFER_ENCODING)
+            || response.body().size_hint().lower() != 0
+        {
+            *response.body_mut() = Body::empty();
+        }
+        return response;
+    }
+    if !response.headers().contains_key(header::CONTENT_LENGTH)
+        && let Some(size) = response.body().size_hint().exact()
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    }
+    if *method == Method::HEAD {
+        *response.body_mut() = Body::empty();
+    }
+    response
+}
+
 /// Rejects requests whose header section (names + values + `: \r\n`) exceeds the limit.
 async fn limit_header_section(State(state): State<AwsState>, req: Request, next: Next) -> Response {
+    match reject_large_header_section(&state, &req) {
+        Some(rejection) => rejection,
+        None => next.run(req).await,
+    }
+}
+
+/// The answer for a header section (names + values + `: \r\n`) over the limit, journalled.
+fn reject_large_header_section(state: &AwsState, req: &Request) -> Option<Response> {
     let limit = state.config().header_limit;
     let size = req.headers().iter().fold(0usize, |acc, (n, v)| {
         acc.saturating_add(n.as_str().len() + v.len() + 4)
@@ -199,7 +308,7 @@ async fn limit_header_section(State(state): State<AwsState>, req: Request, next:
         };
         entry.time = xml::iso8601(state.clock().now());
         state.journal().record(entry);
-        return err.into_response();
+        return Some(err.into_response());
     }
-    next.run(req).await
+    None
 }

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use iamconform_serve::{ServeOptions, Server};
 use tokio::net::TcpListener;
 
-use crate::router;
+use crate::service;
 use crate::state::AwsState;
 
 /// `127.0.0.1:0`: loopback, any free port.
@@ -45,7 +45,7 @@ impl RunningAws {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         state.set_base_url(format!("http://{addr}"));
-        let server = Server::spawn(listener, router(state.clone()), options);
+        let server = Server::spawn_service(listener, service(state.clone()), options);
         tracing::info!(%addr, "aws emulator listening");
         Ok(Self {
             addr,

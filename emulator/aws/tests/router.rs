@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // rust-clippy#13981
-//! The STS/IAM/ECS router driven without a socket (`oneshot`), plus one real-socket test.
+//! The STS/IAM/ECS service driven without a socket (`oneshot`), plus one real-socket test.
 
 mod support;
 

@@ -47,6 +47,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -56,7 +57,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
 pub use body::BodyTimeout;
 use body::{DeadlineBody, TimedOut};
@@ -109,11 +110,43 @@ pub struct Server {
     task: Option<JoinHandle<io::Result<()>>>,
 }
 
+/// What [`serve_service`] can serve: a cloneable request handler that always answers. An
+/// [`axum::Router`] is one; so is a service that answers its hot path without routing.
+pub trait HttpService:
+    Service<hyper::Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> HttpService for S where
+    S: Service<
+            hyper::Request<Body>,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 impl Server {
     /// Spawns [`serve`] for `app` on `listener`. Must be called inside a tokio runtime.
     pub fn spawn(listener: TcpListener, app: Router, options: ServeOptions) -> Server {
+        Self::spawn_service(listener, app, options)
+    }
+
+    /// [`Server::spawn`] for any [`HttpService`], e.g. one that dispatches its hot path
+    /// without a router.
+    pub fn spawn_service<S: HttpService>(
+        listener: TcpListener,
+        app: S,
+        options: ServeOptions,
+    ) -> Server {
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, app, options, async move {
+        let task = tokio::spawn(serve_service(listener, app, options, async move {
             let _ = rx.await;
         }));
         Server {
@@ -156,6 +189,20 @@ pub async fn serve<F>(
     shutdown: F,
 ) -> io::Result<()>
 where
+    F: Future<Output = ()> + Send + 'static,
+{
+    serve_service(listener, app, options, shutdown).await
+}
+
+/// [`serve`] for any [`HttpService`]: the same accept loop, limits and shutdown.
+pub async fn serve_service<S, F>(
+    listener: TcpListener,
+    app: S,
+    options: ServeOptions,
+    shutdown: F,
+) -> io::Result<()>
+where
+    S: HttpService,
     F: Future<Output = ()> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
@@ -224,10 +271,10 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-async fn serve_connection(
+async fn serve_connection<S: HttpService>(
     stream: TcpStream,
     remote: SocketAddr,
-    app: Router,
+    app: S,
     options: ServeOptions,
     mut close: watch::Receiver<()>,
     _permit: OwnedSemaphorePermit,
@@ -259,17 +306,15 @@ async fn serve_connection(
     }
 }
 
-async fn handle(
-    app: Router,
+async fn handle<S: HttpService>(
+    app: S,
     remote: SocketAddr,
     body_timeout: Duration,
     mut req: hyper::Request<Incoming>,
 ) -> Result<Response, Infallible> {
     req.extensions_mut().insert(ConnectInfo(remote));
     let timed_out = TimedOut::default();
-    let req = req.map(|body| {
-        axum::body::Body::new(DeadlineBody::new(body, body_timeout, timed_out.clone()))
-    });
+    let req = req.map(|body| Body::new(DeadlineBody::new(body, body_timeout, timed_out.clone())));
     let response = app.oneshot(req).await;
     if timed_out.get() {
         // The handler saw a body error and answered for it (as a 400 or 413); the client

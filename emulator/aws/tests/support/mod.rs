@@ -268,10 +268,12 @@ impl Answer {
     }
 }
 
+/// Sends `req` through [`iamconform_aws::service`], what `bind` serves (`tests/service.rs`
+/// checks that it answers as [`iamconform_aws::router`]).
 pub async fn send(state: &AwsState, req: http::Request<Body>) -> Answer {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
-    let resp = iamconform_aws::router(state.clone())
+    let resp = iamconform_aws::service(state.clone())
         .oneshot(req)
         .await
         .unwrap();
