@@ -16,17 +16,100 @@ use super::token::EntityRequestType;
 /// Go's `encoding/xml` depth limit.
 const MAX_XML_DEPTH: usize = 10_000;
 
-/// One element: local name, direct character data, children.
-#[derive(Debug, Default)]
+/// The elements a response parser reads: a name and the children it reads under it. Only these
+/// are kept while decoding; every other element is still parsed and checked (syntax, attributes,
+/// entities, depth, end names) but then dropped, as Go's decoder skips elements that no struct
+/// field names. A leaf (no children) keeps its direct character data; a container's is never
+/// read, so it is not collected.
+#[derive(Debug)]
+struct Want {
+    name: &'static str,
+    children: &'static [Want],
+}
+
+const fn leaf(name: &'static str) -> Want {
+    Want {
+        name,
+        children: &[],
+    }
+}
+
+/// `GetCallerIdentityResponse` as consul-awsauth reads it.
+const STS_SCHEMA: Want = Want {
+    name: "GetCallerIdentityResponse",
+    children: &[Want {
+        name: "GetCallerIdentityResult",
+        children: &[leaf("Arn"), leaf("UserId"), leaf("Account")],
+    }],
+};
+
+/// `Tags/member/{Key,Value}`, shared by roles and users.
+const TAGS: Want = Want {
+    name: "Tags",
+    children: &[Want {
+        name: "member",
+        children: &[leaf("Key"), leaf("Value")],
+    }],
+};
+
+/// `GetRoleResponse` as consul-awsauth reads it.
+const GET_ROLE_SCHEMA: Want = Want {
+    name: "GetRoleResponse",
+    children: &[Want {
+        name: "GetRoleResult",
+        children: &[Want {
+            name: "Role",
+            children: &[
+                leaf("Arn"),
+                leaf("Path"),
+                leaf("RoleId"),
+                leaf("RoleName"),
+                TAGS,
+            ],
+        }],
+    }],
+};
+
+/// `GetUserResponse` as consul-awsauth reads it.
+const GET_USER_SCHEMA: Want = Want {
+    name: "GetUserResponse",
+    children: &[Want {
+        name: "GetUserResult",
+        children: &[Want {
+            name: "User",
+            children: &[
+                leaf("Arn"),
+                leaf("Path"),
+                leaf("UserId"),
+                leaf("UserName"),
+                TAGS,
+            ],
+        }],
+    }],
+};
+
+/// One kept element: its schema entry, direct character data (leaves only), kept children.
+#[derive(Debug)]
 struct Node {
-    name: String,
+    want: &'static Want,
     text: String,
     children: Vec<Node>,
 }
 
+/// An open element on the decoder's stack: kept, or parsed and dropped.
+enum Frame {
+    Kept(Node),
+    Skipped,
+}
+
 impl Node {
     fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
-        self.children.iter().filter(move |c| c.name == name)
+        self.children.iter().filter(move |c| c.want.name == name)
+    }
+
+    /// Only leaves are read as text ([`Want`]).
+    fn collects_text(&self) -> bool {
+        self.want.children.is_empty()
     }
 
     /// A Go `string` field: the last matching child's text wins.
@@ -34,7 +117,7 @@ impl Node {
         self.children
             .iter()
             .rev()
-            .find(|c| c.name == name)
+            .find(|c| c.want.name == name)
             .map(|c| c.text.as_str())
     }
 }
@@ -74,9 +157,9 @@ fn resolve_entity(name: &str) -> Option<char> {
     }
 }
 
-/// Decodes the root element, which must be named `root` (Go: `expected element type <root> but
-/// have <other>`, reported as soon as the root start tag is read).
-fn decode_root(body: &[u8], root: &str) -> Result<Node, String> {
+/// Decodes the root element, which must be named `root.name` (Go: `expected element type <root>
+/// but have <other>`, reported as soon as the root start tag is read), keeping what `root` names.
+fn decode_root(body: &[u8], root: &'static Want) -> Result<Node, String> {
     let body = std::str::from_utf8(body).map_err(|e| {
         let text =
             String::from_utf8_lossy(body.get(..e.valid_up_to()).unwrap_or_default()).into_owned();
@@ -84,7 +167,7 @@ fn decode_root(body: &[u8], root: &str) -> Result<Node, String> {
     })?;
     let mut reader = Reader::from_str(body);
     reader.config_mut().check_end_names = true;
-    let mut stack: Vec<Node> = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
     loop {
         let event = reader
             .read_event()
@@ -117,12 +200,16 @@ fn decode_root(body: &[u8], root: &str) -> Result<Node, String> {
                 }
             }
             Event::Text(t) => {
-                if let Some(top) = stack.last_mut() {
+                if let Some(Frame::Kept(top)) = stack.last_mut()
+                    && top.collects_text()
+                {
                     top.text.push_str(&t.xml10_content());
                 }
             }
             Event::CData(c) => {
-                if let Some(top) = stack.last_mut() {
+                if let Some(Frame::Kept(top)) = stack.last_mut()
+                    && top.collects_text()
+                {
                     top.text.push_str(&c.xml10_content());
                 }
             }
@@ -139,7 +226,9 @@ fn decode_root(body: &[u8], root: &str) -> Result<Node, String> {
                         &format!("invalid character entity &{};", &*r),
                     ));
                 };
-                if let Some(top) = stack.last_mut() {
+                if let Some(Frame::Kept(top)) = stack.last_mut()
+                    && top.collects_text()
+                {
                     top.text.push(ch);
                 }
             }
@@ -173,29 +262,44 @@ fn check_attributes(s: &quick_xml::events::BytesStart<'_>) -> Result<(), String>
     Ok(())
 }
 
-/// Starts an element; checks the root name and the depth.
-fn open(stack: &[Node], local_name: &str, root: &str) -> Result<Node, String> {
-    let name = local_name.to_owned();
-    if stack.is_empty() && name != root {
-        return Err(format!("expected element type <{root}> but have <{name}>"));
+/// Starts an element; checks the root name and the depth. The element is kept when its parent
+/// is kept and names it among its wanted children.
+fn open(stack: &[Frame], local_name: &str, root: &'static Want) -> Result<Frame, String> {
+    if stack.is_empty() && local_name != root.name {
+        return Err(format!(
+            "expected element type <{}> but have <{local_name}>",
+            root.name
+        ));
     }
     if stack.len() >= MAX_XML_DEPTH {
         return Err("exceeded max depth".to_owned());
     }
-    Ok(Node {
-        name,
-        ..Node::default()
+    let want = match stack.last() {
+        None => Some(root),
+        Some(Frame::Kept(parent)) => parent.want.children.iter().find(|w| w.name == local_name),
+        Some(Frame::Skipped) => None,
+    };
+    Ok(match want {
+        Some(want) => Frame::Kept(Node {
+            want,
+            text: String::new(),
+            children: Vec::new(),
+        }),
+        None => Frame::Skipped,
     })
 }
 
 /// Attaches a finished element to its parent; returns the root when it closes.
-fn close(stack: &mut [Node], node: Node) -> Option<Node> {
-    match stack.last_mut() {
-        Some(parent) => {
+fn close(stack: &mut [Frame], frame: Frame) -> Option<Node> {
+    match (stack.last_mut(), frame) {
+        (Some(Frame::Kept(parent)), Frame::Kept(node)) => {
             parent.children.push(node);
             None
         }
-        None => Some(node),
+        (Some(_), _) => None,
+        (None, Frame::Kept(root)) => Some(root),
+        // The root is always kept ([`open`]); an unkept one would end decoding empty-handed.
+        (None, Frame::Skipped) => None,
     }
 }
 
@@ -219,8 +323,7 @@ pub(crate) fn parse_get_caller_identity(body: &[u8]) -> Result<CallerIdentity, L
     if !trimmed.starts_with("<GetCallerIdentityResponse") && !trimmed.starts_with("<?xml") {
         return Err(LoginError::ParseSts);
     }
-    let root = decode_root(trimmed.as_bytes(), "GetCallerIdentityResponse")
-        .map_err(|_| LoginError::ParseSts)?;
+    let root = decode_root(trimmed.as_bytes(), &STS_SCHEMA).map_err(|_| LoginError::ParseSts)?;
     let results: Vec<&Node> = root.children_named("GetCallerIdentityResult").collect();
     let [result] = results.as_slice() else {
         return Err(LoginError::StsIdentityCount(results.len()));
@@ -261,9 +364,9 @@ fn parse_iam_entity_inner(body: &[u8], kind: EntityRequestType) -> Result<IamEnt
     {
         return Err("body of GetRole or GetUser is invalid".to_owned());
     }
-    let (root_name, result_name, entity_name, id_name, name_name, label) = match kind {
+    let (schema, result_name, entity_name, id_name, name_name, label) = match kind {
         EntityRequestType::GetRole => (
-            "GetRoleResponse",
+            &GET_ROLE_SCHEMA,
             "GetRoleResult",
             "Role",
             "RoleId",
@@ -271,7 +374,7 @@ fn parse_iam_entity_inner(body: &[u8], kind: EntityRequestType) -> Result<IamEnt
             "GetRole",
         ),
         EntityRequestType::GetUser => (
-            "GetUserResponse",
+            &GET_USER_SCHEMA,
             "GetUserResult",
             "User",
             "UserId",
@@ -279,7 +382,7 @@ fn parse_iam_entity_inner(body: &[u8], kind: EntityRequestType) -> Result<IamEnt
             "GetUser",
         ),
     };
-    let root = decode_root(body, root_name)?;
+    let root = decode_root(body, schema)?;
     let results: Vec<&Node> = root.children_named(result_name).collect();
     let [result] = results.as_slice() else {
         return Err(format!(
@@ -418,5 +521,42 @@ mod tests {
             ),
             "error parsing IAM response: XML syntax error on line 2: element <a> closed by </b>"
         );
+    }
+
+    #[test]
+    fn elements_no_parser_reads_are_still_checked() {
+        // Elements outside the schema are dropped, not skipped unchecked: their syntax,
+        // attributes and entities decide the verdict exactly as for the elements read.
+        let err = |b: &str| parse_iam_entity(b.as_bytes(), EntityRequestType::GetRole);
+        let role = "<Role><RoleId>AROAX</RoleId><Arn>arn:aws:iam::1:role/r</Arn></Role>";
+        let ok = format!(
+            "<GetRoleResponse><GetRoleResult>{role}<x>t &amp; <y>&#33;</y></x></GetRoleResult>\n<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetRoleResponse>"
+        );
+        let e = err(&ok).unwrap();
+        assert_eq!(
+            (e.id.as_str(), e.arn.as_str()),
+            ("AROAX", "arn:aws:iam::1:role/r")
+        );
+        let bad_entity = format!(
+            "<GetRoleResponse><GetRoleResult>{role}</GetRoleResult>\n<ResponseMetadata>&bogus;</ResponseMetadata></GetRoleResponse>"
+        );
+        assert_eq!(
+            err(&bad_entity).unwrap_err().to_string(),
+            "error parsing IAM response: XML syntax error on line 2: invalid character entity &bogus;"
+        );
+        let bad_attr = format!(
+            "<GetRoleResponse><GetRoleResult>{role}</GetRoleResult><ResponseMetadata a=b/></GetRoleResponse>"
+        );
+        assert!(err(&bad_attr).is_err());
+        let mismatched = format!(
+            "<GetRoleResponse><GetRoleResult>{role}<x><y></x></GetRoleResult></GetRoleResponse>"
+        );
+        assert_eq!(
+            err(&mismatched).unwrap_err().to_string(),
+            "error parsing IAM response: XML syntax error on line 1: element <y> closed by </x>"
+        );
+        // A container's own character data is never read; a leaf's is, around skipped children.
+        let sts = "<GetCallerIdentityResponse>text<GetCallerIdentityResult>more<Arn>a<Z>skip</Z>b</Arn></GetCallerIdentityResult></GetCallerIdentityResponse>";
+        assert_eq!(parse_get_caller_identity(sts.as_bytes()).unwrap().arn, "ab");
     }
 }
