@@ -149,8 +149,22 @@ pub fn bind_namespace(
     schema: &Schema,
     method_namespace: &str,
 ) -> Result<String, BindError> {
-    for rule in rules {
-        if selector_matches(&rule.selector, identity, schema) {
+    let compiled: Vec<CompiledSelector> = rules
+        .iter()
+        .map(|r| CompiledSelector::lenient(&r.selector, schema))
+        .collect();
+    bind_namespace_compiled(rules.iter().zip(&compiled), identity, method_namespace)
+}
+
+/// [`bind_namespace`] over rules whose selectors were compiled beforehand (each paired with its
+/// own rule's [`CompiledSelector`]), in the order given.
+pub fn bind_namespace_compiled<'a>(
+    rules: impl IntoIterator<Item = (&'a NamespaceRule, &'a CompiledSelector)>,
+    identity: &AuthIdentity,
+    method_namespace: &str,
+) -> Result<String, BindError> {
+    for (rule, selector) in rules {
+        if selector.matches(identity) {
             // UNVERIFIED: whether BindNamespace lower-cases values; bind names do.
             return iamconform_hil::interpolate(&rule.bind_namespace, &identity.vars, true)
                 .map_err(|e| BindError::Namespace(e.to_string()));

@@ -105,6 +105,9 @@ struct MethodEntry {
     method: AuthMethod,
     config: Arc<aws_iam::AwsIamConfig>,
     validator: Arc<aws_iam::Validator>,
+    /// The selector of each of `method.namespace_rules`, in order, compiled when the method
+    /// was written or restored (like [`RuleEntry::selector`]).
+    namespace_selectors: Vec<binder::CompiledSelector>,
 }
 
 /// A binding rule and its selector, compiled when the rule was written or restored.
@@ -1566,17 +1569,18 @@ impl Store {
             .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
         let config = aws_iam::parse_config(&config_value)
             .map_err(|e| ConsulError::plain(format!("Invalid Auth Method: {e}")))?;
-        // Namespace-rule selectors must compile like binding-rule selectors.
+        // Namespace-rule selectors must compile like binding-rule selectors; the compiled
+        // ones are kept for logins.
         let schema = aws_iam::selector_schema();
+        let mut namespace_selectors = Vec::with_capacity(input.namespace_rules.len());
         for rule in &input.namespace_rules {
-            if !rule.selector.is_empty()
-                && let Err(e) = iamconform_bexpr::Evaluator::new(&rule.selector, &schema)
-            {
+            let compiled = binder::CompiledSelector::compile(&rule.selector, &schema).map_err(|e| {
                 // UNVERIFIED: enterprise text.
-                return Err(ConsulError::plain(format!(
+                ConsulError::plain(format!(
                     "Invalid Auth Method: invalid namespace rule: Selector is invalid: {e}"
-                )));
-            }
+                ))
+            })?;
+            namespace_selectors.push(compiled);
         }
         let validator = aws_iam::Validator::new(config.clone(), self.opts.outbound.clone());
         let idx = next_index(t);
@@ -1600,6 +1604,7 @@ impl Store {
                 method,
                 config: Arc::new(config),
                 validator: Arc::new(validator),
+                namespace_selectors,
             },
         );
         Ok(rendered)
@@ -2054,10 +2059,9 @@ impl Store {
             let am = &entry.method;
             // Step 1 (ENT): the token's namespace.
             let namespace = if self.opts.enterprise {
-                let ns = binder::bind_namespace(
-                    &am.namespace_rules,
+                let ns = binder::bind_namespace_compiled(
+                    am.namespace_rules.iter().zip(&entry.namespace_selectors),
                     identity,
-                    &aws_iam::selector_schema(),
                     &am.ent.namespace,
                 )
                 .map_err(|e| ConsulError::plain(e.to_string()))?;

@@ -241,6 +241,7 @@ pub(super) fn restore(bytes: &[u8], opts: &StoreOptions) -> Result<Tables, Resto
         check("token", &x.accessor_id, x.create_index, x.modify_index)?;
         t.tokens.insert(x.accessor_id.clone(), x);
     }
+    let schema = aws_iam::selector_schema();
     for m in doc.auth_methods {
         check("auth method", &m.name, m.create_index, m.modify_index)?;
         // The same construction as `auth_method_set` step 7: the stored config passed it
@@ -252,16 +253,23 @@ pub(super) fn restore(bytes: &[u8], opts: &StoreOptions) -> Result<Tables, Resto
             ))
         })?;
         let validator = aws_iam::Validator::new(config.clone(), opts.outbound.clone());
+        // Derived state, like the binding rules' selectors below; one that does not compile
+        // (an edited file) matches nothing, as at login before.
+        let namespace_selectors = m
+            .namespace_rules
+            .iter()
+            .map(|r| binder::CompiledSelector::lenient(&r.selector, &schema))
+            .collect();
         t.methods.insert(
             (m.ent.namespace.clone(), m.name.clone()),
             MethodEntry {
                 method: m,
                 config: Arc::new(config),
                 validator: Arc::new(validator),
+                namespace_selectors,
             },
         );
     }
-    let schema = aws_iam::selector_schema();
     for r in doc.binding_rules {
         check("binding rule", &r.id, r.create_index, r.modify_index)?;
         // Lenient like a login of the original store: a selector that does not compile

@@ -1244,6 +1244,15 @@ mod durable {
             .unwrap();
         assert_eq!(me["AccessorID"], kept["AccessorID"]);
         assert_eq!(me["ExpirationTime"], kept["ExpirationTime"]);
+        // The method's namespace-rule selectors are rebuilt too: a matching rule still picks
+        // the token's namespace (here one that does not exist).
+        let e = login(
+            &s,
+            "m",
+            &identity("web", &[("ns", "nowhere"), ("service-name", "web")]),
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "namespace \"nowhere\" does not exist");
         // The logged-out token stays gone.
         assert!(!s.token_exists(gone["AccessorID"].as_str().unwrap()));
         assert_eq!(
