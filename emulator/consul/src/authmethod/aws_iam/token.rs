@@ -136,6 +136,14 @@ pub(crate) fn parse_bearer_token(
     }
     // Step 7: X-Amz-* header allow-list (canonical names; config entries compared verbatim).
     for (key, _) in &sts.headers {
+        // Only a name beginning `x-amz-` in any case can canonicalise to `X-Amz-…` (a name
+        // that is not canonicalised is kept as is): skip the others without building it.
+        if !key
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
+        {
+            continue;
+        }
         let h = canonical_header_key(key);
         if h.starts_with("X-Amz-")
             && !ALLOWED_AMZ_HEADERS.contains(&h.as_str())

@@ -100,26 +100,40 @@ fn is_go_printable(c: char) -> bool {
 /// Go's `textproto.CanonicalMIMEHeaderKey`: `x-amz-date` → `X-Amz-Date`; keys with bytes that are
 /// not HTTP token characters are returned unchanged.
 pub(crate) fn canonical_header_key(key: &str) -> String {
-    let bytes = key.as_bytes();
-    if bytes.iter().any(|&b| !is_token_byte(b)) {
-        return key.to_owned();
+    let mut out = key.to_owned();
+    if !key.bytes().all(is_token_byte) {
+        return out;
     }
-    let mut out = String::with_capacity(key.len());
+    // All ASCII from here, so every byte offset is a char boundary: lower-case the whole key,
+    // then upper-case the first byte and each byte after a `-`.
+    out.make_ascii_lowercase();
     let mut upper = true;
-    for &b in bytes {
-        let c = if upper {
-            b.to_ascii_uppercase()
-        } else {
-            b.to_ascii_lowercase()
-        };
-        out.push(char::from(c));
-        upper = b == b'-';
+    for i in 0..key.len() {
+        if upper && let Some(c) = out.get_mut(i..=i) {
+            c.make_ascii_uppercase();
+        }
+        upper = key.as_bytes().get(i) == Some(&b'-');
     }
     out
 }
 
 /// HTTP token characters (RFC 7230 `tchar`), Go's `validHeaderFieldByte`.
 pub(crate) fn is_token_byte(b: u8) -> bool {
+    TOKEN_BYTES[usize::from(b)]
+}
+
+/// [`is_token_byte_slow`] as a table: header names are checked byte by byte on every login.
+const TOKEN_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = is_token_byte_slow(i as u8);
+        i += 1;
+    }
+    t
+};
+
+const fn is_token_byte_slow(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -170,6 +184,14 @@ mod tests {
     }
 
     #[test]
+    fn token_byte_table_matches_the_definition() {
+        for b in 0..=255u8 {
+            assert_eq!(is_token_byte(b), is_token_byte_slow(b), "{b}");
+        }
+        assert!(is_token_byte(b'-') && is_token_byte(b'z') && !is_token_byte(b':'));
+    }
+
+    #[test]
     fn canonical_header_keys() {
         assert_eq!(canonical_header_key("x-amz-date"), "X-Amz-Date");
         assert_eq!(
@@ -178,5 +200,8 @@ mod tests {
         );
         assert_eq!(canonical_header_key("bad key"), "bad key");
         assert_eq!(canonical_header_key("content-type"), "Content-Type");
+        assert_eq!(canonical_header_key("-a--b-"), "-A--B-");
+        assert_eq!(canonical_header_key(""), "");
+        assert_eq!(canonical_header_key("x-é"), "x-é");
     }
 }
