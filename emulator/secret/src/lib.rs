@@ -51,6 +51,13 @@ impl<T: AsRef<[u8]>> Secret<T> {
     }
 }
 
+/// Compares two byte strings in constant time (for equal lengths), as [`Secret::ct_eq_bytes`]
+/// does: for values that are not secrets themselves but must not leak how much of them
+/// matched, such as a signature compared with the one the server computed.
+pub fn ct_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    ct_eq_slices(a, b)
+}
+
 /// Equality whose time depends only on the lengths: every byte of both slices is read and
 /// the differences are OR-ed together with no branch on them; only the final verdict goes
 /// through `subtle`. Word by word, because `subtle`'s slice comparison puts an optimisation
@@ -132,6 +139,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_free_function_compares_like_the_method() {
+        assert!(ct_eq_bytes(b"0123456789abcdef0", b"0123456789abcdef0"));
+        assert!(!ct_eq_bytes(b"0123456789abcdef0", b"0123456789abcdef1"));
+        assert!(!ct_eq_bytes(b"0123456789abcdef", b"0123456789abcdef0"));
+        assert!(ct_eq_bytes(b"", b""));
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! Orchestration: the checks in AWS's order (spec §1.10), one `// Step N` per check.
 
-use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use crate::auth_params::{AuthLocation, parse_auth_with};
@@ -117,7 +116,7 @@ pub fn verify(
         credential.service,
     );
     let expected = sign(&signing_key, &string_to_sign);
-    if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
+    if !iamconform_secret::ct_eq_bytes(expected.as_bytes(), auth.signature.as_bytes()) {
         let shown = canonical::build(
             req,
             &params,
