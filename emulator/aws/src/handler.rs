@@ -238,8 +238,7 @@ async fn process(
         )));
     };
     fill_verified_facts(entry, verified);
-    let caller_arn = principal.caller_arn();
-    entry.caller_arn = Some(caller_arn.clone());
+    let caller_arn = entry.caller_arn.insert(principal.caller_arn());
 
     // Step 17: the action.
     let Some(action) = params.get("Action") else {
@@ -262,7 +261,7 @@ async fn process(
     }
     let result = match (service, action) {
         (Service::Sts, "GetCallerIdentity") => Ok(xml::render_get_caller_identity(
-            &caller_arn,
+            caller_arn,
             &principal.caller_user_id(),
             principal.account().as_str(),
             request_id,

@@ -40,6 +40,12 @@ impl Params {
 
 /// Percent-decodes one form component strictly.
 fn decode(input: &[u8]) -> Result<String, String> {
+    // Most components (`Action`, `Version`, names) need no decoding: copy them whole.
+    if !input.iter().any(|b| matches!(b, b'%' | b'+')) {
+        return std::str::from_utf8(input)
+            .map(str::to_owned)
+            .map_err(|_| INVALID_UTF8.to_owned());
+    }
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while let Some(&b) = input.get(i) {
@@ -71,9 +77,11 @@ fn decode(input: &[u8]) -> Result<String, String> {
             }
         }
     }
-    // UNVERIFIED: AWS's text for undecodable bytes in the query or form body.
-    String::from_utf8(out).map_err(|_| "The query string contains invalid UTF-8".to_owned())
+    String::from_utf8(out).map_err(|_| INVALID_UTF8.to_owned())
 }
+
+// UNVERIFIED: AWS's text for undecodable bytes in the query or form body.
+const INVALID_UTF8: &str = "The query string contains invalid UTF-8";
 
 fn hex(b: u8) -> Option<u8> {
     match b {
@@ -109,7 +117,18 @@ mod tests {
             p.extend_from_form(b"a=%zz").unwrap_err(),
             "Illegal hex character in escape % pattern: %zz"
         );
-        assert!(p.extend_from_form(b"a=%ff").is_err());
-        assert!(p.extend_from_form(b"a=\xff").is_err());
+        // Invalid UTF-8 gets one text whether or not the component needed decoding.
+        for bad in [&b"a=%ff"[..], b"a=\xff", b"\xff=a", b"a=\xff+"] {
+            assert_eq!(p.extend_from_form(bad).unwrap_err(), INVALID_UTF8);
+        }
+    }
+
+    #[test]
+    fn components_without_escapes_are_copied_whole() {
+        let mut p = Params::default();
+        p.extend_from_form("Version=2011-06-15&Name=caf\u{e9}".as_bytes())
+            .unwrap();
+        assert_eq!(p.get("Version"), Some("2011-06-15"));
+        assert_eq!(p.get("Name"), Some("caf\u{e9}"));
     }
 }

@@ -91,13 +91,26 @@ pub(crate) fn render_get_caller_identity(
     account: &str,
     request_id: &str,
 ) -> String {
-    format!(
-        "<GetCallerIdentityResponse xmlns=\"{STS_NS}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
-        escape(arn),
-        escape(user_id),
-        escape(account),
-        escape(request_id)
-    )
+    // Pieces pushed into one buffer: this answers every verified GetCallerIdentity, and
+    // `format!` showed in profiles.
+    let parts = [
+        "<GetCallerIdentityResponse xmlns=\"",
+        STS_NS,
+        "\">\n  <GetCallerIdentityResult>\n    <Arn>",
+        &escape(arn),
+        "</Arn>\n    <UserId>",
+        &escape(user_id),
+        "</UserId>\n    <Account>",
+        &escape(account),
+        "</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>",
+        &escape(request_id),
+        "</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
+    ];
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
 }
 
 fn write_tags(out: &mut String, tags: &[(String, String)], indent: &str) {
