@@ -138,10 +138,11 @@ pub struct Validator {
 impl Validator {
     /// A validator for an already validated config (see [`super::parse_config`]).
     pub fn new(config: AwsIamConfig, outbound: Outbound) -> Validator {
+        let emulator_client = EmulatorClient::new(&outbound);
         Validator {
             config,
             outbound,
-            emulator_client: EmulatorClient::new(),
+            emulator_client,
         }
     }
 

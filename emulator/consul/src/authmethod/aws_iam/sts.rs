@@ -142,8 +142,14 @@ fn refuse(message: String) -> AttemptError {
 }
 
 fn is_aws_host(host: &str) -> bool {
-    let h = host.trim_end_matches('.').to_ascii_lowercase();
-    h.ends_with(".amazonaws.com") || h.ends_with(".amazonaws.com.cn")
+    let h = host.trim_end_matches('.').as_bytes();
+    let ends_with = |suffix: &str| {
+        h.len()
+            .checked_sub(suffix.len())
+            .and_then(|start| h.get(start..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix.as_bytes()))
+    };
+    ends_with(".amazonaws.com") || ends_with(".amazonaws.com.cn")
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -158,8 +164,27 @@ struct Route {
     to_aws_emulator: bool,
 }
 
-/// Decides where a target is actually sent.
-fn route(outbound: &Outbound, target: &GoUrl) -> Result<Route, AttemptError> {
+/// `http://<authority><prefix>` of an AWS emulator endpoint ([`Outbound::aws_endpoint`]), or
+/// why it cannot be used.
+fn emulator_base(endpoint: &str) -> Result<String, String> {
+    let e = url::parse(endpoint).map_err(|e| format!("invalid AWS emulator endpoint: {e}"))?;
+    if e.scheme != "http" || e.host.is_empty() {
+        return Err(format!(
+            "AWS emulator endpoint {} must be a plain http:// URL",
+            quote(endpoint)
+        ));
+    }
+    let prefix = e.escaped_path();
+    Ok(format!("http://{}{}", e.host, prefix.trim_end_matches('/')))
+}
+
+/// Decides where a target is actually sent. `cached_base` is [`emulator_base`] of
+/// `outbound.aws_endpoint` when the caller has it already.
+fn route(
+    outbound: &Outbound,
+    target: &GoUrl,
+    cached_base: Option<&Result<String, String>>,
+) -> Result<Route, AttemptError> {
     if target.scheme != "http" && target.scheme != "https" {
         return Err(refuse(format!(
             "unsupported protocol scheme {}",
@@ -175,17 +200,13 @@ fn route(outbound: &Outbound, target: &GoUrl) -> Result<Route, AttemptError> {
                 quote(host)
             )));
         };
-        let e = url::parse(endpoint)
-            .map_err(|e| refuse(format!("invalid AWS emulator endpoint: {e}")))?;
-        if e.scheme != "http" || e.host.is_empty() {
-            return Err(refuse(format!(
-                "AWS emulator endpoint {} must be a plain http:// URL",
-                quote(endpoint)
-            )));
+        let base = match cached_base {
+            Some(base) => base.clone(),
+            None => emulator_base(endpoint),
         }
-        let prefix = e.escaped_path();
+        .map_err(refuse)?;
         return Ok(Route {
-            base: format!("http://{}{}", e.host, prefix.trim_end_matches('/')),
+            base,
             to_aws_emulator: true,
         });
     }
@@ -321,9 +342,13 @@ async fn attempt(
     outbound: &Outbound,
     req: &ForwardRequest,
 ) -> Result<http::Response<hyper::body::Incoming>, AttemptError> {
-    let route = route(outbound, &req.url)?;
+    let route = route(
+        outbound,
+        &req.url,
+        emulator_client.and_then(|c| c.aws_base.as_ref()),
+    )?;
     let client = match emulator_client {
-        Some(pooled) if route.to_aws_emulator => &pooled.0,
+        Some(pooled) if route.to_aws_emulator => &pooled.client,
         _ => own_client.get_or_insert_with(unpooled_client),
     };
     let request = build_http_request(&route.base, req)?;
@@ -385,20 +410,27 @@ fn retryable_status(status: u16) -> bool {
 /// (docs/performance.md). Other loopback targets (a test's own STS stub, which may close
 /// connections as it likes) keep Consul's one-connection-per-call pattern.
 #[derive(Clone, Debug)]
-pub(crate) struct EmulatorClient(Client<HttpConnector, Full<Bytes>>);
+pub(crate) struct EmulatorClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+    /// [`emulator_base`] of the [`Outbound`] this client was made for (`None` without an
+    /// AWS emulator endpoint), worked out once instead of on every request.
+    aws_base: Option<Result<String, String>>,
+}
 
 /// Idle connections kept per emulator address: enough for the login concurrency of the load
 /// benchmark, bounded so a burst can't pin file descriptors forever.
 const EMULATOR_POOL_IDLE: usize = 64;
 
 impl EmulatorClient {
-    pub(crate) fn new() -> Self {
-        EmulatorClient(
-            Client::builder(TokioExecutor::new())
+    /// A pool for requests routed by `outbound`; use it only with that same `outbound`.
+    pub(crate) fn new(outbound: &Outbound) -> Self {
+        EmulatorClient {
+            client: Client::builder(TokioExecutor::new())
                 .http1_title_case_headers(true)
                 .pool_max_idle_per_host(EMULATOR_POOL_IDLE)
                 .build_http(),
-        )
+            aws_base: outbound.aws_endpoint.as_deref().map(emulator_base),
+        }
     }
 }
 
@@ -960,6 +992,47 @@ mod tests {
         (url, seen, accepted)
     }
 
+    #[test]
+    fn aws_hosts_are_recognised_in_any_case_with_trailing_dots() {
+        for h in [
+            "sts.amazonaws.com",
+            "STS.AmazonAWS.com.",
+            "iam.amazonaws.com.cn",
+            "x.amazonaws.com.CN..",
+        ] {
+            assert!(is_aws_host(h), "{h}");
+        }
+        for h in [
+            "amazonaws.com",
+            "sts.amazonaws.co",
+            "127.0.0.1",
+            "",
+            "é.amazonaws.com.é",
+        ] {
+            assert!(!is_aws_host(h), "{h}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pooled_client_refuses_unusable_emulator_endpoints_like_a_fresh_one() {
+        for endpoint in ["https://127.0.0.1:1", "http://", "::"] {
+            let out = Outbound {
+                aws_endpoint: Some(endpoint.into()),
+                ..outbound()
+            };
+            let fresh = submit(&out, 0, &request("")).await.unwrap_err();
+            let pooled = EmulatorClient::new(&out);
+            let cached = submit_with(Some(&pooled), &out, 0, &request(""))
+                .await
+                .unwrap_err();
+            assert_eq!(fresh, cached);
+            assert!(
+                fresh.to_string().contains("AWS emulator endpoint"),
+                "{fresh}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn emulator_requests_reuse_connections_and_keep_their_bytes() {
         let (url, seen, accepted) = raw_keep_alive_server().await;
@@ -970,7 +1043,7 @@ mod tests {
         // Consul's pattern: a fresh client, one connection per call.
         submit(&out, 0, &request("")).await.unwrap();
         // The validator's pool: two calls, one connection.
-        let pooled = EmulatorClient::new();
+        let pooled = EmulatorClient::new(&out);
         submit_with(Some(&pooled), &out, 0, &request(""))
             .await
             .unwrap();
