@@ -25,14 +25,15 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-#[test]
-fn the_whole_suite_passes_with_the_reference_client() {
+/// `iamconform run [extra] scenarios/ --json …`, which must succeed: its JSON report and stdout.
+fn run_suite(extra: &[&str]) -> (Value, String) {
     let root = workspace();
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let out = Command::new(env!("CARGO_BIN_EXE_iamconform"))
         .current_dir(&root)
         .arg("run")
+        .args(extra)
         .arg(root.join("scenarios"))
         .arg("--json")
         .arg(&json)
@@ -40,14 +41,19 @@ fn the_whole_suite_passes_with_the_reference_client() {
         .env_remove("IAMCONFORM_MUTANT_STATE_DIR")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
         "iamconform run failed:\n{stdout}\n{stderr}"
     );
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (report, stdout)
+}
 
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+#[test]
+fn the_whole_suite_passes_with_the_reference_client() {
+    let (report, stdout) = run_suite(&[]);
     let totals = &report["totals"];
     assert_eq!(totals["failed"], 0, "{stdout}");
     assert_eq!(
@@ -75,21 +81,7 @@ fn the_whole_suite_passes_with_the_reference_client() {
 /// behaviour (`consul.enterprise: false`), which are skipped with the reason.
 #[test]
 fn the_suite_as_enterprise_skips_exactly_the_ce_scenarios() {
-    let root = workspace();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("report.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_iamconform"))
-        .current_dir(&root)
-        .args(["run", "--enterprise", "--json"])
-        .arg(&json)
-        .arg(root.join("scenarios"))
-        .env_remove("IAMCONFORM_MUTANT")
-        .env_remove("IAMCONFORM_MUTANT_STATE_DIR")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (report, stdout) = run_suite(&["--enterprise"]);
     let skipped: Vec<&str> = report["scenarios"]
         .as_array()
         .unwrap()
