@@ -127,6 +127,10 @@ pub(crate) async fn run(args: CountArgs) -> Result<()> {
             (tokens, consul, None)
         }
     };
+    // The measured process: the ceiling when measuring it, else `serve` (under the wrapper
+    // the pid is the wrapper's, which for `taskset` is the server itself after its exec).
+    let measured_pid = ceiling.as_ref().unwrap_or(&serve).pid();
+    let cpu_before = measured_pid.map(servers::cpu_time_us).transpose()?;
     let r = load::run(Level {
         addr: target,
         requests: Arc::new(pool),
@@ -146,6 +150,16 @@ pub(crate) async fn run(args: CountArgs) -> Result<()> {
             .unwrap_or_default(),
         r.elapsed_s
     );
+    if let (Some(pid), Some((user0, sys0))) = (measured_pid, cpu_before) {
+        let (user1, sys1) = servers::cpu_time_us(pid)?;
+        let per = |us: u64| us as f64 / r.ok.max(1) as f64;
+        eprintln!(
+            "count: server CPU per request: {:.1} µs user + {:.1} µs system = {:.1} µs",
+            per(user1 - user0),
+            per(sys1 - sys0),
+            per(user1 - user0 + sys1 - sys0)
+        );
+    }
     let patience = Duration::from_secs(300);
     if let Some(c) = ceiling {
         c.interrupt(patience).await?;

@@ -245,8 +245,16 @@ pub(crate) fn run_ceiling(file: &Path) -> Result<()> {
             );
         }
         let body = Bytes::from(canned.body.into_bytes());
+        // SIGINT ends the ceiling explicitly: a process started in the background by a
+        // non-interactive shell inherits SIGINT as ignored, and `count` stops its servers
+        // with SIGINT so that a wrapping profiler can write its output.
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(interrupted);
         loop {
-            let (stream, _) = listener.accept().await?;
+            let (stream, _) = tokio::select! {
+                _ = &mut interrupted => return Ok(()),
+                accepted = listener.accept() => accepted?,
+            };
             let _ = stream.set_nodelay(true);
             let headers = headers.clone();
             let body = body.clone();
@@ -271,6 +279,37 @@ pub(crate) fn run_ceiling(file: &Path) -> Result<()> {
     })
 }
 
+/// User and system CPU time `pid` has used so far, in microseconds. The kernel counts in
+/// 10 ms ticks, so measure runs of seconds.
+pub(crate) fn cpu_time_us(pid: u32) -> Result<(u64, u64)> {
+    parse_cpu_time_us(&std::fs::read_to_string(format!("/proc/{pid}/stat"))?)
+}
+
+/// utime and stime (fields 14 and 15) of a `/proc/<pid>/stat` line, in microseconds.
+fn parse_cpu_time_us(stat: &str) -> Result<(u64, u64)> {
+    // The command name (field 2) may contain spaces and parens; nothing after its last
+    // closing paren does.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("malformed /proc/<pid>/stat: no command name")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state), so field N is at index N - 3.
+    let ticks = |n: usize| -> Result<u64> {
+        fields
+            .get(n - 3)
+            .context("short /proc/<pid>/stat")?
+            .parse::<u64>()
+            .context("non-numeric CPU time in /proc/<pid>/stat")
+    };
+    // /proc reports in USER_HZ, which Linux fixes at 100 for user space.
+    const USER_HZ: u64 = 100;
+    Ok((
+        ticks(14)? * 1_000_000 / USER_HZ,
+        ticks(15)? * 1_000_000 / USER_HZ,
+    ))
+}
+
 /// VmRSS and VmHWM (peak) of `pid`, in KiB.
 pub(crate) fn memory_kib(pid: u32) -> Result<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -287,4 +326,28 @@ pub(crate) fn memory_kib(pid: u32) -> Result<(u64, u64)> {
         field("VmRSS:").context("no VmRSS")?,
         field("VmHWM:").context("no VmHWM")?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_read_after_the_last_paren_of_the_command_name() {
+        // A command name with a space and a ") 9 9" that must not be read as fields.
+        let stat = "4242 (evil) 9 9 name) S 1 4242 4242 0 -1 4194560 120 0 0 0 \
+                    250 37 0 0 20 0 3 0 123456 1000 200 18446744073709551615";
+        assert_eq!(parse_cpu_time_us(stat).unwrap(), (2_500_000, 370_000));
+    }
+
+    #[test]
+    fn a_truncated_stat_line_is_an_error() {
+        assert!(parse_cpu_time_us("4242 (x) S 1 2").is_err());
+        assert!(parse_cpu_time_us("no paren at all").is_err());
+    }
+
+    #[test]
+    fn this_process_has_a_cpu_time() {
+        assert!(cpu_time_us(std::process::id()).is_ok());
+    }
 }
