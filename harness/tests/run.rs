@@ -214,6 +214,73 @@ fn serve_prints_one_ready_line_and_stops_on_sigterm() {
 }
 
 #[test]
+fn serve_journal_capacity_bounds_the_ring_and_counts_what_it_drops() {
+    let mut child = bin()
+        .args(["serve", "--no-consul", "--journal-capacity", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let sts = ready["sts"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = iamconform::http::ConsulHttp::new(&sts);
+    let journal = rt.block_on(async {
+        // Three unsigned requests: each is answered (403) and journalled.
+        for _ in 0..3 {
+            let resp = http
+                .send(
+                    "GET",
+                    "/?Action=GetCallerIdentity&Version=2011-06-15",
+                    None,
+                    None,
+                )
+                .await
+                .unwrap();
+            assert_eq!(resp.status, 403, "{}", resp.body);
+        }
+        http.send("GET", "/_iamconform/journal", None, None)
+            .await
+            .unwrap()
+    });
+    assert_eq!(journal.status, 200, "{}", journal.body);
+    let j: serde_json::Value = serde_json::from_str(&journal.body).unwrap();
+    assert_eq!(j["capacity"], 2, "{j}");
+    assert_eq!(j["dropped"], 1, "{j}");
+    assert_eq!(j["last_seq"], 3, "{j}");
+    let seqs: Vec<u64> = j["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [2, 3]);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn serve_refuses_a_zero_journal_capacity() {
+    let out = bin()
+        .args(["serve", "--no-consul", "--journal-capacity", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--journal-capacity"), "{}", text(&out));
+}
+
+#[test]
 fn serve_refuses_non_loopback_without_the_flag() {
     let out = bin()
         .args(["serve", "--listen", "0.0.0.0:0", "--no-consul"])

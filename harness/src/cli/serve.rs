@@ -62,6 +62,16 @@ pub(crate) struct ServeArgs {
     /// Region policy of the AWS emulator: lenient (any well-formed region) or aws (as AWS).
     #[arg(long, default_value = "lenient", value_parser = ["lenient", "aws"])]
     region_mode: String,
+    /// Most requests the AWS emulator's journal keeps (`GET /_iamconform/journal`); older
+    /// entries are dropped and counted. Each entry takes about 1.5 KiB, so the default ring
+    /// grows to about 150 MiB under sustained load; lower it to bound memory.
+    #[arg(
+        long,
+        default_value_t = iamconform_aws::DEFAULT_JOURNAL_CAPACITY,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000_000)
+    )]
+    journal_capacity: usize,
 }
 
 pub(super) fn main(args: ServeArgs) -> ExitCode {
@@ -128,6 +138,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         } else {
             RegionMode::Lenient
         },
+        journal_capacity: args.journal_capacity,
         ..AwsConfig::default()
     };
     let aws = match iamconform_aws::bind(AwsState::new(store, aws_config), args.listen).await {
