@@ -2,9 +2,12 @@
 //! scenarios under tests/data.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // rust-clippy#13981: tests/ ignores clippy.toml
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+use common::serve::Serve;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_iamconform"));
@@ -161,17 +164,7 @@ fn junit_and_json_reports() {
 
 #[test]
 fn serve_prints_one_ready_line_and_stops_on_sigterm() {
-    let mut child = bin()
-        .args(["serve", "--consul-preset", "fixtures/consul-ecs.yaml"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let serve = Serve::start(&["--consul-preset", "fixtures/consul-ecs.yaml"]);
     for key in [
         "sts",
         "iam",
@@ -179,63 +172,39 @@ fn serve_prints_one_ready_line_and_stops_on_sigterm() {
         "consul",
         "consul_management_token",
     ] {
-        assert!(ready[key].is_string(), "{key} missing in {line}");
+        assert!(
+            serve.ready[key].is_string(),
+            "{key} missing in {}",
+            serve.ready
+        );
     }
-    let consul = ready["consul"].as_str().unwrap();
+    let consul = serve.ready["consul"].as_str().unwrap();
     assert!(consul.starts_with("http://127.0.0.1:"), "{consul}");
     // The preset is loaded and the management token works.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let token = iamconform_secret::Secret::new(
-        ready["consul_management_token"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-    );
-    let http = iamconform::http::ConsulHttp::new(consul);
     let resp = rt
-        .block_on(http.send(
+        .block_on(serve.consul().send(
             "GET",
             "/v1/acl/auth-method/iam-ecs-service-token",
-            Some(&token),
+            Some(&serve.management()),
             None,
         ))
         .unwrap();
     assert_eq!(resp.status, 200, "{}", resp.body);
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    serve.stop();
 }
 
 #[test]
 fn serve_journal_capacity_bounds_the_ring_and_counts_what_it_drops() {
-    let mut child = bin()
-        .args(["serve", "--no-consul", "--journal-capacity", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
-    let sts = ready["sts"]
-        .as_str()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
+    let serve = Serve::start(&["--no-consul", "--journal-capacity", "2"]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let http = iamconform::http::ConsulHttp::new(&sts);
+    let http = iamconform::http::ConsulHttp::new(&format!("http://{}", serve.aws_addr()));
     let journal = rt.block_on(async {
         // Three unsigned requests: each is answered (403) and journalled.
         for _ in 0..3 {
@@ -266,8 +235,6 @@ fn serve_journal_capacity_bounds_the_ring_and_counts_what_it_drops() {
         .map(|e| e["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(seqs, [2, 3]);
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]

@@ -1,4 +1,9 @@
-//! What several integration tests share: real bearer tokens of a fixture identity.
+//! What several integration tests share: real bearer tokens of a fixture identity, and
+//! `iamconform serve` started as a user starts it.
+// Each test crate compiles this module and uses a different part of it.
+#![allow(dead_code)]
+
+pub(crate) mod serve;
 
 use std::net::SocketAddr;
 use std::time::SystemTime;
