@@ -4,6 +4,9 @@
 //! The journal is a bounded ring (default 100 000 entries). Each entry gets a sequence
 //! number; [`Journal::subscribe`] yields the number of the newest entry so callers can wait
 //! for new entries without sleeping. The JSON form is what `GET /_iamconform/journal` returns.
+//! The ring holds entries packed ([`packed`]) and hands out [`JournalEntry`] values.
+
+mod packed;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -178,9 +181,18 @@ pub struct JournalSnapshot {
 
 #[derive(Debug)]
 struct Ring {
-    entries: VecDeque<JournalEntry>,
+    /// Oldest first; sequence numbers increase along it.
+    entries: VecDeque<packed::Packed>,
     last_seq: u64,
     dropped: u64,
+}
+
+impl Ring {
+    /// Entries with a sequence number greater than `seq`, oldest first.
+    fn since(&self, seq: u64) -> impl Iterator<Item = &packed::Packed> {
+        let first = self.entries.partition_point(|e| e.seq <= seq);
+        self.entries.range(first..)
+    }
 }
 
 /// The bounded request journal.
@@ -213,18 +225,23 @@ impl Journal {
     }
 
     /// Appends an entry, assigning its sequence number; returns the number.
-    pub fn record(&self, mut entry: JournalEntry) -> u64 {
-        let seq = {
-            let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-            ring.last_seq += 1;
-            entry.seq = ring.last_seq;
-            if ring.entries.len() >= self.capacity {
-                ring.entries.pop_front();
-                ring.dropped += 1;
-            }
-            ring.entries.push_back(entry);
-            ring.last_seq
+    pub fn record(&self, entry: JournalEntry) -> u64 {
+        // Packed before taking the lock; only the sequence number is set under it.
+        let mut packed = packed::pack(&entry);
+        let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        ring.last_seq += 1;
+        let seq = ring.last_seq;
+        packed.seq = seq;
+        let oldest = if ring.entries.len() >= self.capacity {
+            ring.dropped += 1;
+            ring.entries.pop_front()
+        } else {
+            None
         };
+        ring.entries.push_back(packed);
+        drop(ring);
+        // The oldest entry is freed outside the lock.
+        drop(oldest);
         self.newest.send_replace(seq);
         seq
     }
@@ -232,23 +249,19 @@ impl Journal {
     /// Every entry held, oldest first.
     pub fn entries(&self) -> Vec<JournalEntry> {
         let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        ring.entries.iter().cloned().collect()
+        ring.entries.iter().map(packed::Packed::unpack).collect()
     }
 
     /// Entries with a sequence number greater than `seq`, oldest first.
     pub fn entries_since(&self, seq: u64) -> Vec<JournalEntry> {
         let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        ring.entries
-            .iter()
-            .filter(|e| e.seq > seq)
-            .cloned()
-            .collect()
+        ring.since(seq).map(packed::Packed::unpack).collect()
     }
 
     /// The newest entry.
     pub fn last(&self) -> Option<JournalEntry> {
         let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-        ring.entries.back().cloned()
+        ring.entries.back().map(packed::Packed::unpack)
     }
 
     /// The sequence number of the newest entry (0 when none was recorded).
@@ -270,12 +283,7 @@ impl Journal {
     pub fn snapshot(&self, since: u64) -> JournalSnapshot {
         let ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         JournalSnapshot {
-            entries: ring
-                .entries
-                .iter()
-                .filter(|e| e.seq > since)
-                .cloned()
-                .collect(),
+            entries: ring.since(since).map(packed::Packed::unpack).collect(),
             dropped: ring.dropped,
             capacity: self.capacity,
             last_seq: ring.last_seq,
