@@ -159,6 +159,13 @@ pub(crate) async fn run(args: CountArgs) -> Result<()> {
             per(sys1 - sys0),
             per(user1 - user0 + sys1 - sys0)
         );
+        if let Ok((rss, peak)) = servers::memory_kib(pid) {
+            eprintln!(
+                "count: server memory: {:.1} MiB resident, peak {:.1} MiB",
+                rss as f64 / 1024.0,
+                peak as f64 / 1024.0
+            );
+        }
     }
     let patience = Duration::from_secs(300);
     if let Some(c) = ceiling {
