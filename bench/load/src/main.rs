@@ -49,6 +49,11 @@ enum Cmd {
     Ceiling { file: PathBuf },
 }
 
+// The allocator `iamconform` uses, so the ceiling's figures differ from the emulator's only
+// by the work the emulator does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
