@@ -288,8 +288,12 @@ async fn serve_connection<S: HttpService>(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout)
-        .max_headers(options.max_headers);
+        .header_read_timeout(options.header_read_timeout);
+    // hyper's limit without the setting is the same 100, but with the setting it fills a
+    // 100-slot array twice per request head (`smallvec![uninit; n]`); only set it to differ.
+    if options.max_headers != DEFAULT_MAX_HEADERS {
+        builder.max_headers(options.max_headers);
+    }
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let result = tokio::select! {
