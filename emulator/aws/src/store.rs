@@ -65,6 +65,12 @@ impl AccountId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Any text as an account id, for unit tests of code that only carries it.
+    #[cfg(test)]
+    pub(crate) fn for_tests(id: &str) -> Self {
+        Self(id.to_owned())
+    }
 }
 
 impl fmt::Display for AccountId {

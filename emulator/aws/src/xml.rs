@@ -9,7 +9,6 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use time::OffsetDateTime;
 
 use crate::store::{Role, User};
@@ -18,13 +17,6 @@ use crate::store::{Role, User};
 pub const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// The IAM XML namespace.
 pub const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
-
-/// RFC 3986 unreserved characters stay; everything else is %-encoded (space → `%20`).
-const URI_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// Escapes XML text. Quotes stay as they are: they need no escaping in element text, and
 /// AWS's messages are full of them.
@@ -113,75 +105,116 @@ pub(crate) fn render_get_caller_identity(
     out
 }
 
-fn write_tags(out: &mut String, tags: &[(String, String)], indent: &str) {
+/// `indent<name>text</name>\n`, the text escaped. The IAM bodies below are built from these
+/// pushes rather than `write!`: GetRole answers inside every login, and formatting (with the
+/// policy's `PercentEncode` chunk by chunk) was a fifth of a GetRole's instructions.
+fn element(out: &mut String, indent: &str, name: &str, text: &str) {
+    for part in [indent, "<", name, ">", &escape(text), "</", name, ">\n"] {
+        out.push_str(part);
+    }
+}
+
+/// RFC 3986 percent-encoding of `s` (unreserved characters kept, every other UTF-8 byte as
+/// `%XX`), appended to `out`; space is `%20`.
+fn percent_encode_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+    }
+}
+
+/// The indentation of a role's or user's fields.
+const FIELD: &str = "      ";
+/// The indentation of a tag's `Key` and `Value`.
+const TAG_FIELD: &str = "          ";
+
+/// A role's or user's `Tags`, nothing when it has none.
+fn write_tags(out: &mut String, tags: &[(String, String)]) {
     if tags.is_empty() {
         return;
     }
-    let _ = writeln!(out, "{indent}<Tags>");
+    out.push_str("      <Tags>\n");
     for (k, v) in tags {
-        let _ = writeln!(
-            out,
-            "{indent}  <member>\n{indent}    <Key>{}</Key>\n{indent}    <Value>{}</Value>\n{indent}  </member>",
-            escape(k),
-            escape(v)
-        );
+        out.push_str("        <member>\n");
+        element(out, TAG_FIELD, "Key", k);
+        element(out, TAG_FIELD, "Value", v);
+        out.push_str("        </member>\n");
     }
-    let _ = writeln!(out, "{indent}</Tags>");
+    out.push_str("      </Tags>\n");
+}
+
+/// The closing part of an IAM success body: `</{entity}>`, the result, the request id.
+fn close_iam_body(out: &mut String, entity: &str, action: &str, request_id: &str) {
+    for part in [
+        "    </",
+        entity,
+        ">\n  </",
+        action,
+        "Result>\n  <ResponseMetadata>\n    <RequestId>",
+        &escape(request_id),
+        "</RequestId>\n  </ResponseMetadata>\n</",
+        action,
+        "Response>\n",
+    ] {
+        out.push_str(part);
+    }
 }
 
 /// The success body of IAM `GetRole`.
 pub(crate) fn render_get_role(role: &Role, request_id: &str) -> String {
-    let mut out = format!("<GetRoleResponse xmlns=\"{IAM_NS}\">\n  <GetRoleResult>\n    <Role>\n");
-    let i = "      ";
-    let policy = utf8_percent_encode(&role.assume_role_policy, URI_ENCODE).to_string();
-    let _ = writeln!(out, "{i}<Path>{}</Path>", escape(&role.path));
+    let mut out = String::with_capacity(1024 + 3 * role.assume_role_policy.len());
+    for part in [
+        "<GetRoleResponse xmlns=\"",
+        IAM_NS,
+        "\">\n  <GetRoleResult>\n    <Role>\n",
+    ] {
+        out.push_str(part);
+    }
+    element(&mut out, FIELD, "Path", &role.path);
+    // Percent-encoded text has no `&`, `<` or `>` left to escape.
+    out.push_str(FIELD);
+    out.push_str("<AssumeRolePolicyDocument>");
+    percent_encode_into(&mut out, &role.assume_role_policy);
+    out.push_str("</AssumeRolePolicyDocument>\n");
     let _ = writeln!(
         out,
-        "{i}<AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument>",
-        escape(&policy)
-    );
-    let _ = writeln!(
-        out,
-        "{i}<MaxSessionDuration>{}</MaxSessionDuration>",
+        "{FIELD}<MaxSessionDuration>{}</MaxSessionDuration>",
         role.max_session_duration
     );
-    let _ = writeln!(out, "{i}<RoleId>{}</RoleId>", escape(&role.id));
-    let _ = writeln!(out, "{i}<RoleName>{}</RoleName>", escape(&role.name));
-    let _ = writeln!(out, "{i}<Arn>{}</Arn>", escape(&role.arn));
-    let _ = writeln!(
-        out,
-        "{i}<CreateDate>{}</CreateDate>",
-        escape(&role.create_date)
-    );
-    write_tags(&mut out, &role.tags, i);
-    let _ = writeln!(out, "{i}<RoleLastUsed/>");
-    let _ = write!(
-        out,
-        "    </Role>\n  </GetRoleResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetRoleResponse>\n",
-        escape(request_id)
-    );
+    element(&mut out, FIELD, "RoleId", &role.id);
+    element(&mut out, FIELD, "RoleName", &role.name);
+    element(&mut out, FIELD, "Arn", &role.arn);
+    element(&mut out, FIELD, "CreateDate", &role.create_date);
+    write_tags(&mut out, &role.tags);
+    out.push_str(FIELD);
+    out.push_str("<RoleLastUsed/>\n");
+    close_iam_body(&mut out, "Role", "GetRole", request_id);
     out
 }
 
 /// The success body of IAM `GetUser`.
 pub(crate) fn render_get_user(user: &User, request_id: &str) -> String {
-    let mut out = format!("<GetUserResponse xmlns=\"{IAM_NS}\">\n  <GetUserResult>\n    <User>\n");
-    let i = "      ";
-    let _ = writeln!(out, "{i}<Path>{}</Path>", escape(&user.path));
-    let _ = writeln!(out, "{i}<UserName>{}</UserName>", escape(&user.name));
-    let _ = writeln!(out, "{i}<UserId>{}</UserId>", escape(&user.id));
-    let _ = writeln!(out, "{i}<Arn>{}</Arn>", escape(&user.arn));
-    let _ = writeln!(
-        out,
-        "{i}<CreateDate>{}</CreateDate>",
-        escape(&user.create_date)
-    );
-    write_tags(&mut out, &user.tags, i);
-    let _ = write!(
-        out,
-        "    </User>\n  </GetUserResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetUserResponse>\n",
-        escape(request_id)
-    );
+    let mut out = String::with_capacity(1024);
+    for part in [
+        "<GetUserResponse xmlns=\"",
+        IAM_NS,
+        "\">\n  <GetUserResult>\n    <User>\n",
+    ] {
+        out.push_str(part);
+    }
+    element(&mut out, FIELD, "Path", &user.path);
+    element(&mut out, FIELD, "UserName", &user.name);
+    element(&mut out, FIELD, "UserId", &user.id);
+    element(&mut out, FIELD, "Arn", &user.arn);
+    element(&mut out, FIELD, "CreateDate", &user.create_date);
+    write_tags(&mut out, &user.tags);
+    close_iam_body(&mut out, "User", "GetUser", request_id);
     out
 }
 
@@ -247,6 +280,78 @@ mod tests {
         let x = render_error(IAM_NS, false, "InternalFailure", "x<y", "rid");
         assert!(x.starts_with("<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\n  <Error>\n    <Type>Receiver</Type>\n    <Code>InternalFailure</Code>\n    <Message>x&lt;y</Message>"));
         assert!(x.ends_with("  <RequestId>rid</RequestId>\n</ErrorResponse>\n"));
+    }
+
+    fn role() -> Role {
+        Role {
+            account: crate::store::AccountId::for_tests("123456789012"),
+            name: "web<task>".into(),
+            path: "/consul-ecs/".into(),
+            id: "AROAEXAMPLE".into(),
+            arn: "arn:aws:iam::123456789012:role/consul-ecs/web<task>".into(),
+            tags: vec![
+                ("service-name".into(), "a&b".into()),
+                ("empty".into(), String::new()),
+            ],
+            allow: vec![],
+            create_date: "2024-01-01T00:00:00Z".into(),
+            max_session_duration: 43_200,
+            assume_role_policy: "{\"Version\": \"2012-10-17\", \"S\": [\"é~-_.\"]}".into(),
+        }
+    }
+
+    #[test]
+    fn get_role_body_is_exact() {
+        // Spec §3.4: element order and indentation of IAM's GetRole; the policy URL-encoded
+        // (RFC 3986 unreserved characters kept, UTF-8 bytes as %XX), every text escaped.
+        assert_eq!(
+            render_get_role(&role(), "rid&"),
+            "<GetRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\n  <GetRoleResult>\n    <Role>\n      <Path>/consul-ecs/</Path>\n      <AssumeRolePolicyDocument>%7B%22Version%22%3A%20%222012-10-17%22%2C%20%22S%22%3A%20%5B%22%C3%A9~-_.%22%5D%7D</AssumeRolePolicyDocument>\n      <MaxSessionDuration>43200</MaxSessionDuration>\n      <RoleId>AROAEXAMPLE</RoleId>\n      <RoleName>web&lt;task&gt;</RoleName>\n      <Arn>arn:aws:iam::123456789012:role/consul-ecs/web&lt;task&gt;</Arn>\n      <CreateDate>2024-01-01T00:00:00Z</CreateDate>\n      <Tags>\n        <member>\n          <Key>service-name</Key>\n          <Value>a&amp;b</Value>\n        </member>\n        <member>\n          <Key>empty</Key>\n          <Value></Value>\n        </member>\n      </Tags>\n      <RoleLastUsed/>\n    </Role>\n  </GetRoleResult>\n  <ResponseMetadata>\n    <RequestId>rid&amp;</RequestId>\n  </ResponseMetadata>\n</GetRoleResponse>\n"
+        );
+        let untagged = Role {
+            tags: vec![],
+            ..role()
+        };
+        assert!(
+            render_get_role(&untagged, "r")
+                .contains("<CreateDate>2024-01-01T00:00:00Z</CreateDate>\n      <RoleLastUsed/>\n")
+        );
+    }
+
+    #[test]
+    fn percent_encoding_matches_the_percent_encoding_crate() {
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        const UNRESERVED_KEPT: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'_')
+            .remove(b'.')
+            .remove(b'~');
+        let mut text: String = (0u8..=127).map(char::from).collect();
+        text.push_str("é€𝄞 {\"a\": [1, 2]}");
+        let mut ours = String::new();
+        percent_encode_into(&mut ours, &text);
+        assert_eq!(
+            ours,
+            utf8_percent_encode(&text, UNRESERVED_KEPT).to_string()
+        );
+    }
+
+    #[test]
+    fn get_user_body_is_exact() {
+        let user = User {
+            account: crate::store::AccountId::for_tests("123456789012"),
+            name: "ci".into(),
+            path: "/".into(),
+            id: "AIDAEXAMPLE".into(),
+            arn: "arn:aws:iam::123456789012:user/ci".into(),
+            tags: vec![("k".into(), "v<".into())],
+            allow: vec![],
+            create_date: "2024-01-01T00:00:00Z".into(),
+        };
+        assert_eq!(
+            render_get_user(&user, "rid"),
+            "<GetUserResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\n  <GetUserResult>\n    <User>\n      <Path>/</Path>\n      <UserName>ci</UserName>\n      <UserId>AIDAEXAMPLE</UserId>\n      <Arn>arn:aws:iam::123456789012:user/ci</Arn>\n      <CreateDate>2024-01-01T00:00:00Z</CreateDate>\n      <Tags>\n        <member>\n          <Key>k</Key>\n          <Value>v&lt;</Value>\n        </member>\n      </Tags>\n    </User>\n  </GetUserResult>\n  <ResponseMetadata>\n    <RequestId>rid</RequestId>\n  </ResponseMetadata>\n</GetUserResponse>\n"
+        );
     }
 
     #[test]
