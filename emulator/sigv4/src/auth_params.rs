@@ -139,14 +139,41 @@ fn parse_header_form<'a>(
     }
 }
 
+/// The non-empty pieces of `text` between the ASCII bytes that `is_sep` accepts (only ASCII
+/// bytes are offered to it, so every boundary is a character boundary).
+fn ascii_pieces(text: &str, is_sep: impl Fn(u8) -> bool) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    let mut at = 0;
+    let bytes = text.as_bytes();
+    std::iter::from_fn(move || {
+        while let Some(&b) = bytes.get(at) {
+            let sep = b.is_ascii() && is_sep(b);
+            at += 1;
+            if sep {
+                let piece = &text[start..at - 1];
+                start = at;
+                if !piece.is_empty() {
+                    return Some(piece);
+                }
+            }
+        }
+        let piece = &text[start..];
+        start = text.len();
+        (!piece.is_empty()).then_some(piece)
+    })
+}
+
 fn parse_header_text<'t>(
     req: &SignedRequest<'t>,
     whole: &'t str,
 ) -> Result<AuthParts<'t>, SigV4Error> {
     let text = whole.trim_start();
-    let (algorithm, rest) = text
-        .split_once(|c: char| c.is_ascii_whitespace())
-        .unwrap_or((text, ""));
+    // Byte scans instead of `char` patterns (this runs for every request): every separator is
+    // ASCII, and no byte of a multi-byte UTF-8 character is ASCII, so the pieces are the same.
+    let (algorithm, rest) = match text.bytes().position(|b| b.is_ascii_whitespace()) {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, ""),
+    };
     // Step 6a.
     if algorithm != ALGORITHM {
         return Err(SigV4Error::incomplete(format!(
@@ -157,11 +184,12 @@ fn parse_header_text<'t>(
     let mut credential = None;
     let mut signed_headers = None;
     let mut signature = None;
-    for piece in rest
-        .split(|c: char| c == ',' || c.is_ascii_whitespace())
-        .filter(|p| !p.is_empty())
-    {
-        let Some((key, value)) = piece.split_once('=') else {
+    for piece in ascii_pieces(rest, |b| b == b',' || b.is_ascii_whitespace()) {
+        let Some((key, value)) = piece
+            .bytes()
+            .position(|b| b == b'=')
+            .map(|i| (&piece[..i], &piece[i + 1..]))
+        else {
             return Err(SigV4Error::incomplete(format!(
                 "'{piece}' not a valid key=value pair (missing equal-sign) in Authorization header: '{whole}'."
             )));
@@ -261,5 +289,33 @@ fn parse_query_form<'p>(
             "{} Re-examine the query-string parameters.",
             missing.join(" ")
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ascii_pieces;
+
+    fn pieces(text: &str) -> Vec<&str> {
+        ascii_pieces(text, |b| b == b',' || b.is_ascii_whitespace()).collect()
+    }
+
+    #[test]
+    fn pieces_are_what_a_char_split_without_empties_gives() {
+        for text in [
+            "",
+            ",",
+            " , \t\n",
+            "a",
+            "Credential=A/b, SignedHeaders=host;x-amz-date, Signature=ff",
+            ",,a,,b  c\tdé\u{a0}e,",
+            "é,€ 𝄞",
+        ] {
+            let expected: Vec<&str> = text
+                .split(|c: char| c == ',' || c.is_ascii_whitespace())
+                .filter(|p| !p.is_empty())
+                .collect();
+            assert_eq!(pieces(text), expected, "{text:?}");
+        }
     }
 }
