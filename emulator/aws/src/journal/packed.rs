@@ -19,7 +19,7 @@ pub(super) struct Packed {
     /// Which optional strings are present, one bit per [`Opt`].
     present: u16,
     /// Lengths of the four lists, in the order [`strings`] visits them.
-    lens: [u16; 4],
+    lens: [u32; 4],
     /// The HTTP status of a rejection; 0 when accepted.
     status: u16,
     service: JournalService,
@@ -50,14 +50,10 @@ impl Opt {
     }
 }
 
-/// Lists longer than this are cut when packed. A list's items are header or query parameter
-/// names, bounded far below this by the header and body limits.
-const MAX_LIST: usize = u16::MAX as usize;
-
 /// Calls `f` with every string of `e` in packing order, and returns the presence bits and
 /// list lengths that order implies. The one definition of the layout: [`pack`] and
 /// [`Packed::unpack`] both follow it.
-fn strings<'a>(e: &'a JournalEntry, mut f: impl FnMut(&'a str)) -> (u16, [u16; 4]) {
+fn strings<'a>(e: &'a JournalEntry, mut f: impl FnMut(&'a str)) -> (u16, [u32; 4]) {
     let mut present = 0;
     let mut opt = |o: Opt, s: Option<&'a str>, f: &mut dyn FnMut(&'a str)| {
         if let Some(s) = s {
@@ -111,9 +107,9 @@ fn strings<'a>(e: &'a JournalEntry, mut f: impl FnMut(&'a str)) -> (u16, [u16; 4
         &e.get_entity_headers,
     ];
     for (len, list) in lens.iter_mut().zip(lists) {
-        let kept = &list[..list.len().min(MAX_LIST)];
-        *len = kept.len() as u16;
-        kept.iter().for_each(|s| f(s));
+        // A list's items are names from one request head or body, far fewer than 2^32.
+        *len = u32::try_from(list.len()).unwrap_or(u32::MAX);
+        list.iter().for_each(|s| f(s));
     }
     (present, lens)
 }
@@ -176,7 +172,7 @@ impl Cursor<'_> {
         (self.packed.present & o.bit() != 0).then(|| self.string())
     }
 
-    fn list(&mut self, len: u16) -> Vec<String> {
+    fn list(&mut self, len: u32) -> Vec<String> {
         (0..len).map(|_| self.string()).collect()
     }
 }
@@ -308,6 +304,16 @@ mod tests {
         let back = pack(&e).unpack();
         assert_eq!(json(&back), json(&e));
         assert!(back.scope.is_none() && back.server_id.is_none() && back.hint.is_none());
+    }
+
+    #[test]
+    fn long_lists_are_kept_whole() {
+        // A 400 KiB query can carry far more than 65,535 parameter names.
+        let mut e = JournalEntry::new("r".into(), "GET", "/");
+        e.query_params = (0..70_000).map(|i| format!("p{i}")).collect();
+        let back = pack(&e).unpack();
+        assert_eq!(back.query_params.len(), 70_000);
+        assert_eq!(back.query_params.last().map(String::as_str), Some("p69999"));
     }
 
     #[test]
