@@ -5,7 +5,7 @@
 //! held 100,000 at a time that was ≈ 1.6 KB per entry and most of `serve`'s memory under
 //! load, and dropping the oldest entry freed 25 cold blocks on every request. Packed, an
 //! entry is two blocks of about a third of that size. Readers get [`JournalEntry`] values
-//! back, unpacked on demand (docs/performance.md, "Journal").
+//! back, unpacked on demand (docs/performance.md, "Allocator, packed journal, header limit").
 
 use super::{AuthLocation, JournalEntry, JournalScope, JournalService, ServerIdHeader, Verdict};
 
@@ -20,8 +20,8 @@ pub(super) struct Packed {
     present: u16,
     /// Lengths of the four lists, in the order [`strings`] visits them.
     lens: [u32; 4],
-    /// The HTTP status of a rejection; 0 when accepted.
-    status: u16,
+    /// The HTTP status of a rejection; `None` when accepted.
+    rejected: Option<u16>,
     service: JournalService,
     auth_location: Option<AuthLocation>,
     session_token_signed: Option<bool>,
@@ -128,24 +128,21 @@ pub(super) fn pack(e: &JournalEntry) -> Packed {
         // The header and body limits keep an entry's text far below 4 GiB.
         ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
     });
-    let (status, server_id_signed) = (
-        match &e.verdict {
-            Verdict::Accepted => 0,
-            Verdict::Rejected { status, .. } => *status,
-        },
-        e.server_id.as_ref().is_some_and(|s| s.signed),
-    );
+    let rejected = match &e.verdict {
+        Verdict::Accepted => None,
+        Verdict::Rejected { status, .. } => Some(*status),
+    };
     Packed {
         seq: e.seq,
         text: text.into_boxed_str(),
         ends: ends.into_boxed_slice(),
         present,
         lens,
-        status,
+        rejected,
         service: e.service,
         auth_location: e.auth_location,
         session_token_signed: e.session_token_signed,
-        server_id_signed,
+        server_id_signed: e.server_id.as_ref().is_some_and(|s| s.signed),
     }
 }
 
@@ -188,9 +185,9 @@ impl Packed {
         let request_id = c.string();
         let method = c.string();
         let path = c.string();
-        let verdict = match self.status {
-            0 => Verdict::Accepted,
-            status => Verdict::Rejected {
+        let verdict = match self.rejected {
+            None => Verdict::Accepted,
+            Some(status) => Verdict::Rejected {
                 status,
                 code: c.string(),
                 message: c.string(),
