@@ -2,7 +2,7 @@
 //! in one buffer.
 //!
 //! A [`JournalEntry`] owns about 25 separate heap blocks (each header name is a `String`);
-//! held 100,000 at a time that was ≈ 1.6 KB per entry and most of `serve`'s memory under
+//! held 100,000 at a time that was ≈ 1.7 KiB per entry and most of `serve`'s memory under
 //! load, and dropping the oldest entry freed 25 cold blocks on every request. Packed, an
 //! entry is two blocks of about a third of that size. Readers get [`JournalEntry`] values
 //! back, unpacked on demand (docs/performance.md, "Allocator, packed journal, header limit").
