@@ -76,6 +76,13 @@ pub(crate) fn iso8601(t: OffsetDateTime) -> String {
     out
 }
 
+/// Appends every part to `out`.
+fn push_all(out: &mut String, parts: &[&str]) {
+    for part in parts {
+        out.push_str(part);
+    }
+}
+
 /// The success body of `GetCallerIdentity`.
 pub(crate) fn render_get_caller_identity(
     arn: &str,
@@ -99,9 +106,7 @@ pub(crate) fn render_get_caller_identity(
         "</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
     ];
     let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for part in parts {
-        out.push_str(part);
-    }
+    push_all(&mut out, &parts);
     out
 }
 
@@ -109,9 +114,10 @@ pub(crate) fn render_get_caller_identity(
 /// pushes rather than `write!`: GetRole answers inside every login, and formatting (with the
 /// policy's `PercentEncode` chunk by chunk) was a fifth of a GetRole's instructions.
 fn element(out: &mut String, indent: &str, name: &str, text: &str) {
-    for part in [indent, "<", name, ">", &escape(text), "</", name, ">\n"] {
-        out.push_str(part);
-    }
+    push_all(
+        out,
+        &[indent, "<", name, ">", &escape(text), "</", name, ">\n"],
+    );
 }
 
 /// RFC 3986 percent-encoding of `s` (unreserved characters kept, every other UTF-8 byte as
@@ -151,31 +157,33 @@ fn write_tags(out: &mut String, tags: &[(String, String)]) {
 
 /// The closing part of an IAM success body: `</{entity}>`, the result, the request id.
 fn close_iam_body(out: &mut String, entity: &str, action: &str, request_id: &str) {
-    for part in [
-        "    </",
-        entity,
-        ">\n  </",
-        action,
-        "Result>\n  <ResponseMetadata>\n    <RequestId>",
-        &escape(request_id),
-        "</RequestId>\n  </ResponseMetadata>\n</",
-        action,
-        "Response>\n",
-    ] {
-        out.push_str(part);
-    }
+    push_all(
+        out,
+        &[
+            "    </",
+            entity,
+            ">\n  </",
+            action,
+            "Result>\n  <ResponseMetadata>\n    <RequestId>",
+            &escape(request_id),
+            "</RequestId>\n  </ResponseMetadata>\n</",
+            action,
+            "Response>\n",
+        ],
+    );
 }
 
 /// The success body of IAM `GetRole`.
 pub(crate) fn render_get_role(role: &Role, request_id: &str) -> String {
     let mut out = String::with_capacity(1024 + 3 * role.assume_role_policy.len());
-    for part in [
-        "<GetRoleResponse xmlns=\"",
-        IAM_NS,
-        "\">\n  <GetRoleResult>\n    <Role>\n",
-    ] {
-        out.push_str(part);
-    }
+    push_all(
+        &mut out,
+        &[
+            "<GetRoleResponse xmlns=\"",
+            IAM_NS,
+            "\">\n  <GetRoleResult>\n    <Role>\n",
+        ],
+    );
     element(&mut out, FIELD, "Path", &role.path);
     // Percent-encoded text has no `&`, `<` or `>` left to escape.
     out.push_str(FIELD);
@@ -201,13 +209,14 @@ pub(crate) fn render_get_role(role: &Role, request_id: &str) -> String {
 /// The success body of IAM `GetUser`.
 pub(crate) fn render_get_user(user: &User, request_id: &str) -> String {
     let mut out = String::with_capacity(1024);
-    for part in [
-        "<GetUserResponse xmlns=\"",
-        IAM_NS,
-        "\">\n  <GetUserResult>\n    <User>\n",
-    ] {
-        out.push_str(part);
-    }
+    push_all(
+        &mut out,
+        &[
+            "<GetUserResponse xmlns=\"",
+            IAM_NS,
+            "\">\n  <GetUserResult>\n    <User>\n",
+        ],
+    );
     element(&mut out, FIELD, "Path", &user.path);
     element(&mut out, FIELD, "UserName", &user.name);
     element(&mut out, FIELD, "UserId", &user.id);
