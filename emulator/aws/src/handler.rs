@@ -14,7 +14,6 @@ use http::{Method, StatusCode, header};
 use iamconform_sigv4::{
     AuthLocation as SigAuthLocation, SignedRequest, Verified, parse_auth, verify,
 };
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::Service;
 use crate::error::{AwsError, AwsErrorKind, xml_response};
@@ -30,12 +29,6 @@ const GET_ENTITY_PREFIX: &str = "x-consul-iam-getentity-";
 const GET_ENTITY_BODY: &str = "x-consul-iam-getentity-body";
 const TOKEN_HEADER: &str = "x-amz-security-token";
 const TOKEN_PARAM: &str = "X-Amz-Security-Token";
-
-const URI_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// The axum handler for every STS/IAM path.
 pub(crate) async fn handle(State(state): State<AwsState>, req: Request) -> Response {
@@ -408,7 +401,7 @@ fn redact(text: &str, token: Option<&str>) -> String {
     let Some(token) = token else {
         return text.to_owned();
     };
-    let encoded = utf8_percent_encode(token, URI_ENCODE).to_string();
+    let encoded = iamconform_sigv4::uri_encode(token.as_bytes(), false);
     text.replace(&encoded, iamconform_sigv4::REDACTED)
         .replace(token, iamconform_sigv4::REDACTED)
 }

@@ -176,8 +176,9 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 /// RFC 3986 percent-encoding with uppercase hex; only unreserved bytes (and `/` if asked)
-/// stay as they are.
-pub(crate) fn uri_encode(bytes: &[u8], keep_slash: bool) -> String {
+/// stay as they are. SigV4's encoding of query keys, values and paths, and the one AWS uses
+/// for URL-encoded documents in its answers (IAM's trust policies).
+pub fn uri_encode(bytes: &[u8], keep_slash: bool) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     uri_encode_into(&mut out, bytes, keep_slash);
     // Only ASCII was written.

@@ -63,7 +63,7 @@ use time::OffsetDateTime;
 pub use auth_params::{AuthLocation, AuthParams, parse_auth};
 pub use canonical::{
     ALGORITHM, REDACTED, canonical_request, canonical_request_redacted, canonical_uri,
-    payload_hash, string_to_sign,
+    payload_hash, string_to_sign, uri_encode,
 };
 pub use error::{InvalidClientToken, Mismatch, SigV4Error};
 pub use key::{derive_signing_key, sign};
