@@ -590,7 +590,6 @@ async fn faults_answer_with_aws_errors_then_stop() {
 #[tokio::test]
 async fn journal_records_consul_headers_and_is_served_as_json() {
     let state = state();
-    let mut rx = state.journal().subscribe();
     let spec = Spec::sts_post(creds(WEB_KEY))
         .header("x-consul-iam-serverid", "consul.internal")
         .header("x-consul-iam-getentity-method", "POST")
@@ -601,7 +600,7 @@ async fn journal_records_consul_headers_and_is_served_as_json() {
         );
     let a = send_wire(&state, &sign_request(&spec)).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    rx.wait_for(|seq| *seq >= 1).await.unwrap();
+    assert_eq!(state.journal().wait_for_seq(1).await, 1);
     let e = state.journal().last().unwrap();
     assert_eq!(e.seq, 1);
     assert_eq!(e.action.as_deref(), Some("GetCallerIdentity"));

@@ -2,17 +2,18 @@
 //! needed to explain it, never a secret.
 //!
 //! The journal is a bounded ring (default 100 000 entries). Each entry gets a sequence
-//! number; [`Journal::subscribe`] yields the number of the newest entry so callers can wait
-//! for new entries without sleeping. The JSON form is what `GET /_iamconform/journal` returns.
+//! number; [`Journal::wait_for_seq`] lets callers wait for new entries without sleeping.
+//! The JSON form is what `GET /_iamconform/journal` returns.
 //! The ring holds entries packed ([`packed`]) and hands out [`JournalEntry`] values.
 
 mod packed;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// Default ring capacity.
 pub const DEFAULT_JOURNAL_CAPACITY: usize = 100_000;
@@ -200,7 +201,12 @@ impl Ring {
 pub struct Journal {
     ring: Mutex<Ring>,
     capacity: usize,
-    newest: watch::Sender<u64>,
+    /// The newest sequence number, readable without the lock.
+    newest: AtomicU64,
+    /// Tasks in [`Journal::wait_for_seq`]: `record` only wakes anyone when there are some,
+    /// since waking (a lock per call) cost ≈ 2 % of a request when done unconditionally.
+    waiters: AtomicUsize,
+    arrived: Notify,
 }
 
 impl Default for Journal {
@@ -220,7 +226,9 @@ impl Journal {
                 dropped: 0,
             }),
             capacity,
-            newest: watch::Sender::new(0),
+            newest: AtomicU64::new(0),
+            waiters: AtomicUsize::new(0),
+            arrived: Notify::new(),
         }
     }
 
@@ -242,7 +250,12 @@ impl Journal {
         drop(ring);
         // The oldest entry is freed outside the lock.
         drop(oldest);
-        self.newest.send_replace(seq);
+        // `fetch_max`: records finishing out of order must not move `newest` back. SeqCst
+        // pairs with `wait_for_seq`: either the waiter sees this number, or this sees it.
+        self.newest.fetch_max(seq, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.arrived.notify_waiters();
+        }
         seq
     }
 
@@ -266,7 +279,7 @@ impl Journal {
 
     /// The sequence number of the newest entry (0 when none was recorded).
     pub fn last_seq(&self) -> u64 {
-        *self.newest.borrow()
+        self.newest.load(Ordering::SeqCst)
     }
 
     /// Entries dropped because the ring was full.
@@ -296,19 +309,38 @@ impl Journal {
         ring.entries.clear();
     }
 
-    /// A receiver whose value is the newest sequence number; it changes on every record.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.newest.subscribe()
-    }
-
     /// Waits until an entry with sequence number `>= seq` exists; returns the newest number.
     pub async fn wait_for_seq(&self, seq: u64) -> u64 {
-        let mut rx = self.subscribe();
-        match rx.wait_for(|newest| *newest >= seq).await {
-            Ok(v) => *v,
-            // The sender lives as long as `self`, so this only happens during teardown.
-            Err(_) => self.last_seq(),
+        let _waiting = Waiting::register(&self.waiters);
+        loop {
+            let notified = self.arrived.notified();
+            tokio::pin!(notified);
+            // Enabled before the check: a record landing between the check and the await
+            // still wakes this task.
+            notified.as_mut().enable();
+            let newest = self.newest.load(Ordering::SeqCst);
+            if newest >= seq {
+                return newest;
+            }
+            notified.await;
         }
+    }
+}
+
+/// One task counted in [`Journal::waiters`] for as long as it lives (also when the waiting
+/// future is dropped unfinished).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn register(waiters: &'a AtomicUsize) -> Self {
+        waiters.fetch_add(1, Ordering::SeqCst);
+        Self(waiters)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -350,5 +382,34 @@ mod tests {
         assert_eq!(e.len(), 4000);
         assert!(e.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
         assert_eq!(j.dropped(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiter_is_woken_by_later_records() {
+        let j = Arc::new(Journal::with_capacity(10));
+        let waiter = tokio::spawn({
+            let j = j.clone();
+            async move { j.wait_for_seq(3).await }
+        });
+        // Records from another task, whether the waiter is already parked or not yet.
+        for i in 0..3 {
+            j.record(JournalEntry::new(format!("r{i}"), "GET", "/"));
+        }
+        assert_eq!(waiter.await.unwrap(), 3);
+        assert_eq!(j.waiters.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn an_abandoned_wait_stops_counting_as_a_waiter() {
+        let j = Journal::with_capacity(10);
+        {
+            let wait = std::pin::pin!(j.wait_for_seq(1));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(wait.poll(&mut cx).is_pending());
+            assert_eq!(j.waiters.load(Ordering::SeqCst), 1);
+        }
+        assert_eq!(j.waiters.load(Ordering::SeqCst), 0);
+        j.record(JournalEntry::new("r".into(), "GET", "/"));
+        assert_eq!(j.last_seq(), 1);
     }
 }
