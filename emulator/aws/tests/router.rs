@@ -255,6 +255,13 @@ async fn wrong_secret_is_a_mismatch_and_the_journal_shows_the_redacted_canonical
     let sid = e.server_id.clone().unwrap();
     assert_eq!(sid.value, "consul.example.com");
     assert!(sid.signed);
+    // What the failed request's auth material shows is journalled too.
+    assert_eq!(e.scope.as_ref().unwrap().service, "sts");
+    assert_eq!(e.auth_location, Some(AuthLocation::Header));
+    assert!(e.signed_headers.iter().any(|h| h == "x-amz-security-token"));
+    assert_eq!(e.session_token_signed, Some(true));
+    assert_eq!(e.action.as_deref(), Some("GetCallerIdentity"));
+    assert!(e.header_names.iter().any(|h| h == "authorization"));
     // Nothing secret anywhere in the JSON journal, nor in the response.
     let json = serde_json::to_string(&state.journal().snapshot(0)).unwrap();
     assert!(!json.contains(&token));
