@@ -89,24 +89,35 @@ pub(crate) fn parse_credential(credential: &str) -> Result<Credential, SigV4Erro
 
 /// [`parse_credential`], borrowed.
 pub(crate) fn split_credential(credential: &str) -> Result<CredentialRef<'_>, SigV4Error> {
-    let mut parts = credential.split('/');
-    match (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) {
-        (Some(access_key_id), Some(date), Some(region), Some(service), Some(terminator), None) => {
-            Ok(CredentialRef {
-                access_key_id,
-                date,
-                region,
-                service,
-                terminator,
-            })
+    // A byte scan rather than `split('/')` (a `char` searcher; this runs for every request):
+    // `/` is ASCII and no byte of a multi-byte character is, so the pieces are the same.
+    let mut parts = [""; 5];
+    let mut count = 0;
+    let mut start = 0;
+    for (i, b) in credential
+        .bytes()
+        .enumerate()
+        .chain([(credential.len(), b'/')])
+    {
+        if b != b'/' {
+            continue;
         }
+        if count == parts.len() {
+            count += 1;
+            break;
+        }
+        parts[count] = &credential[start..i];
+        count += 1;
+        start = i + 1;
+    }
+    match (count, parts) {
+        (5, [access_key_id, date, region, service, terminator]) => Ok(CredentialRef {
+            access_key_id,
+            date,
+            region,
+            service,
+            terminator,
+        }),
         _ => Err(SigV4Error::incomplete(format!(
             "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'"
         ))),
@@ -164,22 +175,27 @@ fn region_accepted(region: &str, rule: &RegionRule) -> bool {
 
 /// `^[a-z]{2}(-[a-z0-9]+)+-\d+$` (spec §1.11), without a regex engine.
 pub fn is_well_formed_region(region: &str) -> bool {
-    // first-middle-last, where middle holds one or more `-`-separated parts.
-    let Some((first, rest)) = region.split_once('-') else {
+    // Over bytes (this runs for every request): two letters, then `-`-separated parts, at
+    // least two, none empty, the last all digits.
+    let Some(([a, b, b'-'], rest)) = region.as_bytes().split_first_chunk::<3>() else {
         return false;
     };
-    let Some((middle, last)) = rest.rsplit_once('-') else {
-        return false;
-    };
-    first.len() == 2
-        && first.bytes().all(|b| b.is_ascii_lowercase())
-        && middle.split('-').all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && !last.is_empty()
-        && last.bytes().all(|b| b.is_ascii_digit())
+    let mut parts = rest.split(|&c| c == b'-').peekable();
+    let mut middle = 0;
+    while let Some(part) = parts.next() {
+        let last = parts.peek().is_none();
+        let shape_ok = if last {
+            part.iter().all(u8::is_ascii_digit)
+        } else {
+            middle += 1;
+            part.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        };
+        if part.is_empty() || !shape_ok {
+            return false;
+        }
+    }
+    a.is_ascii_lowercase() && b.is_ascii_lowercase() && middle >= 1
 }
 
 #[cfg(test)]
@@ -194,6 +210,8 @@ mod tests {
             "us-gov-west-1",
             "cn-north-1",
             "eu-central-12",
+            "us-isob-east-1",
+            "ab-c-0",
         ] {
             assert!(is_well_formed_region(ok), "{ok}");
         }
@@ -208,6 +226,12 @@ mod tests {
             "us-east-1a",
             "us-east-1-",
             "us-ea_st-1",
+            "us-",
+            "us-east-",
+            "u1-east-1",
+            "us-east-1-1a",
+            "us-east-é",
+            "üs-east-1",
         ] {
             assert!(!is_well_formed_region(bad), "{bad}");
         }
@@ -231,5 +255,32 @@ mod tests {
             "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got 'AKID/20150830/us-east-1/sts'"
         );
         assert_eq!(err.code(), "IncompleteSignature");
+    }
+
+    #[test]
+    fn the_byte_split_matches_a_char_split() {
+        for credential in [
+            "",
+            "/",
+            "////",
+            "/////",
+            "a/b/c/d/e",
+            "a/b/c/d/e/",
+            "/a/b/c/d",
+            "a//c/d/e",
+            "é/ü/ß/日本/ÿ",
+            "a/b/c/d/e/f/g",
+            "AKID/20150830/us-east-1/sts/aws4_request",
+        ] {
+            let by_char: Vec<&str> = credential.split('/').collect();
+            match split_credential(credential) {
+                Ok(c) => assert_eq!(
+                    [c.access_key_id, c.date, c.region, c.service, c.terminator].as_slice(),
+                    by_char.as_slice(),
+                    "{credential}"
+                ),
+                Err(_) => assert_ne!(by_char.len(), 5, "{credential}"),
+            }
+        }
     }
 }
