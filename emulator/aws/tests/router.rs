@@ -493,11 +493,18 @@ async fn oversized_bodies_and_header_sections_are_refused() {
         .unwrap();
     expect_error(&send(&state, req).await, 413, "RequestEntityTooLarge");
 
+    // Nor when the bytes come in many frames.
+    let mut spec = Spec::sts_post(creds(WEB_KEY));
+    spec.body = vec![b'a'; 1024 * 1024 + 1];
+    let wire = sign_request(&spec);
+    let a = send(&state, wire.to_request_in_frames(64 * 1024)).await;
+    expect_error(&a, 413, "RequestEntityTooLarge");
+
     let big = "x".repeat(65 * 1024);
     let wire = sign_request(&Spec::sts_post(creds(WEB_KEY))).set_header("x-big", &big);
     let a = send_wire(&state, &wire).await;
     expect_error(&a, 431, "RequestHeaderSectionTooLarge");
-    assert_eq!(state.journal().entries().len(), 3);
+    assert_eq!(state.journal().entries().len(), 4);
 }
 
 #[tokio::test]
@@ -845,4 +852,15 @@ fn shipped_fixtures_cover_the_ecs_setup() {
         assert_eq!(c.secret.len(), 40, "{akid}");
     }
     assert!(creds(WEB_KEY).token.unwrap().len() > 300);
+}
+
+#[tokio::test]
+async fn a_body_in_several_frames_is_verified_whole() {
+    let state = state();
+    let wire = sign_request(&Spec::sts_post(creds(WEB_KEY)));
+    for size in [1, 7, wire.body.len()] {
+        let a = send(&state, wire.to_request_in_frames(size)).await;
+        assert_eq!(a.status, 200, "frames of {size}: {}", a.body);
+        assert!(a.xml("Arn").is_some(), "{}", a.body);
+    }
 }

@@ -138,6 +138,13 @@ impl Wire {
         b.body(Body::from(self.body.clone())).unwrap()
     }
 
+    /// [`Wire::to_request`] with the body cut into frames of at most `size` bytes, as a
+    /// chunked or slowly arriving body reaches the handler.
+    pub fn to_request_in_frames(&self, size: usize) -> http::Request<Body> {
+        self.to_request()
+            .map(|_| Body::new(Frames::of(&self.body, size)))
+    }
+
     /// Replaces the path (keeping the query).
     pub fn with_path(mut self, path: &str) -> Self {
         let query = self
@@ -296,4 +303,30 @@ pub async fn send(state: &AwsState, req: http::Request<Body>) -> Answer {
 
 pub async fn send_wire(state: &AwsState, wire: &Wire) -> Answer {
     send(state, wire.to_request()).await
+}
+
+/// A body delivered as a sequence of data frames.
+pub struct Frames(std::collections::VecDeque<bytes::Bytes>);
+
+impl Frames {
+    pub fn of(bytes: &[u8], size: usize) -> Self {
+        Self(
+            bytes
+                .chunks(size.max(1))
+                .map(bytes::Bytes::copy_from_slice)
+                .collect(),
+        )
+    }
+}
+
+impl hyper::body::Body for Frames {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(hyper::body::Frame::data(b))))
+    }
 }
