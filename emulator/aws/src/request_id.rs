@@ -1,11 +1,11 @@
 //! Request ids (`x-amzn-RequestId`): random-looking version-4 UUIDs, lowercase and hyphenated,
 //! as AWS sends them.
 //!
-//! `Uuid::new_v4` asks the OS for 16 random bytes on every call (a `getrandom` system call per
-//! request). Request ids need to be unique and unpredictable enough to tell requests apart,
-//! not secret, so each thread draws one OS-random seed and derives its ids from it with
-//! SplitMix64, a bijection of a counter: ids never repeat within a thread, and two threads
-//! collide only if their 128-bit seeds nearly do.
+//! `Uuid::new_v4` draws 16 bytes from a cryptographic generator on every call (uuid's
+//! `fast-rng`: rand's thread-local ChaCha). Request ids need to be unique and unpredictable
+//! enough to tell requests apart, not secret, so each thread draws one random seed and
+//! derives its ids from it with SplitMix64, a bijection of a counter: ids never repeat within
+//! a thread, and two threads collide only if their 128-bit seeds nearly do.
 
 use std::cell::Cell;
 

@@ -174,6 +174,9 @@ impl std::fmt::Debug for LoginMethod {
     }
 }
 
+/// AccessorIDs and SecretIDs. With uuid's `fast-rng` feature, v4 UUIDs come from rand's
+/// thread-local cryptographic generator (ChaCha, seeded and reseeded from the OS) rather than
+/// a `getrandom` system call each, which was two per login.
 fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
