@@ -34,6 +34,22 @@ sha() {
   callgrind_annotate --inclusive=yes "target/callgrind/$call-$server-$1.out" 2>/dev/null \
     | awk '/sha2::sha256::compress256 \[/ && !found {gsub(",", "", $1); print $1; found=1} END {if (!found) print 0}'
 }
+# Calls to the global allocator (`__rust_alloc`, `__rust_alloc_zeroed`, `__rust_realloc`):
+# callgrind names a function in full once ("cfn=(7) name") and by its number afterwards.
+allocs() {
+  awk '
+    /^c?fn=\(/ {
+      id = $1; sub(/^c?fn=/, "", id)
+      if (NF > 1) { name = $0; sub(/^c?fn=\([0-9]+\) /, "", name); names[id] = name }
+      if ($1 ~ /^cfn=/) callee = id
+    }
+    /^calls=/ {
+      n = $1; sub(/^calls=/, "", n)
+      if (names[callee] ~ /^__rustc::__rust_(alloc|alloc_zeroed|realloc)$/) total += n
+    }
+    END { print total + 0 }
+  ' "target/callgrind/$call-$server-$1.out"
+}
 a=$(total "$n1")
 b=$(total "$n2")
 sa=$(sha "$n1")
@@ -41,4 +57,5 @@ sb=$(sha "$n2")
 cp "target/callgrind/$call-$server-$n2.out" "target/callgrind/$call-$server.out"
 per=$(( (b - a) / (n2 - n1) ))
 per_sha=$(( (sb - sa) / (n2 - n1) ))
-echo "$call $server: Ir($n1)=$a Ir($n2)=$b per request=$per (SHA-256 compression $per_sha, rest $(( per - per_sha )))"
+alloc_per=$(awk -v a="$(allocs "$n1")" -v b="$(allocs "$n2")" -v n=$(( n2 - n1 )) 'BEGIN {printf "%.1f", (b - a) / n}')
+echo "$call $server: Ir($n1)=$a Ir($n2)=$b per request=$per (SHA-256 compression $per_sha, rest $(( per - per_sha ))), heap allocations per request $alloc_per"
