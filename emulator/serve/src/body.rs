@@ -143,17 +143,24 @@ mod tests {
 
     use super::*;
 
-    /// A body that never yields a frame and never ends: a client that went silent.
-    struct Silent;
+    /// A body that never ends: a client that went silent (never a frame) or one flooding
+    /// bytes (a frame always ready).
+    enum Endless {
+        Silent,
+        Flood,
+    }
 
-    impl Body for Silent {
+    impl Body for Endless {
         type Data = Bytes;
         type Error = std::convert::Infallible;
         fn poll_frame(
             self: Pin<&mut Self>,
             _: &mut Context<'_>,
         ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            Poll::Pending
+            match *self {
+                Endless::Silent => Poll::Pending,
+                Endless::Flood => Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"x"))))),
+            }
         }
     }
 
@@ -173,30 +180,16 @@ mod tests {
     #[tokio::test]
     async fn a_body_that_never_ends_fails_at_the_deadline() {
         let flag = TimedOut::default();
-        let body = DeadlineBody::new(Silent, Duration::from_millis(50), flag.clone());
+        let body = DeadlineBody::new(Endless::Silent, Duration::from_millis(50), flag.clone());
         let err = body.collect().await.err().unwrap();
         assert!(err.downcast_ref::<BodyTimeout>().is_some());
         assert!(flag.get());
     }
 
-    /// A body whose frames are always ready and never end: a client flooding bytes.
-    struct Flood;
-
-    impl Body for Flood {
-        type Data = Bytes;
-        type Error = std::convert::Infallible;
-        fn poll_frame(
-            self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"x")))))
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn a_body_that_never_waits_still_fails_at_the_deadline() {
         let flag = TimedOut::default();
-        let mut body = DeadlineBody::new(Flood, Duration::from_secs(60), flag.clone());
+        let mut body = DeadlineBody::new(Endless::Flood, Duration::from_secs(60), flag.clone());
         assert!(body.frame().await.unwrap().is_ok());
         tokio::time::advance(Duration::from_secs(59)).await;
         assert!(body.frame().await.unwrap().is_ok());

@@ -89,39 +89,31 @@ pub(crate) fn parse_credential(credential: &str) -> Result<Credential, SigV4Erro
 
 /// [`parse_credential`], borrowed.
 pub(crate) fn split_credential(credential: &str) -> Result<CredentialRef<'_>, SigV4Error> {
-    // A byte scan rather than `split('/')` (a `char` searcher; this runs for every request):
-    // `/` is ASCII and no byte of a multi-byte character is, so the pieces are the same.
-    let mut parts = [""; 5];
-    let mut count = 0;
-    let mut start = 0;
-    for (i, b) in credential
-        .bytes()
-        .enumerate()
-        .chain([(credential.len(), b'/')])
-    {
-        if b != b'/' {
-            continue;
-        }
-        if count == parts.len() {
-            count += 1;
-            break;
-        }
-        parts[count] = &credential[start..i];
-        count += 1;
-        start = i + 1;
-    }
-    match (count, parts) {
-        (5, [access_key_id, date, region, service, terminator]) => Ok(CredentialRef {
-            access_key_id,
-            date,
-            region,
-            service,
-            terminator,
-        }),
-        _ => Err(SigV4Error::incomplete(format!(
+    let wrong = || {
+        SigV4Error::incomplete(format!(
             "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'"
-        ))),
+        ))
+    };
+    // Byte scans rather than `split('/')` (a `char` searcher; this runs for every request):
+    // `/` is ASCII and no byte of a multi-byte character is, so the pieces are the same.
+    let mut leading = [""; 4];
+    let mut rest = credential;
+    for piece in &mut leading {
+        let at = rest.bytes().position(|b| b == b'/').ok_or_else(wrong)?;
+        *piece = &rest[..at];
+        rest = &rest[at + 1..];
     }
+    if rest.bytes().any(|b| b == b'/') {
+        return Err(wrong());
+    }
+    let [access_key_id, date, region, service] = leading;
+    Ok(CredentialRef {
+        access_key_id,
+        date,
+        region,
+        service,
+        terminator: rest,
+    })
 }
 
 /// Step 13: every scope check runs and the failures join into one message (scratchstack
@@ -175,27 +167,24 @@ fn region_accepted(region: &str, rule: &RegionRule) -> bool {
 
 /// `^[a-z]{2}(-[a-z0-9]+)+-\d+$` (spec §1.11), without a regex engine.
 pub fn is_well_formed_region(region: &str) -> bool {
-    // Over bytes (this runs for every request): two letters, then `-`-separated parts, at
-    // least two, none empty, the last all digits.
+    // first-middle-last, where middle holds one or more `-`-separated parts; over bytes
+    // (this runs for every request), all of them ASCII when the shape holds.
     let Some(([a, b, b'-'], rest)) = region.as_bytes().split_first_chunk::<3>() else {
         return false;
     };
-    let mut parts = rest.split(|&c| c == b'-').peekable();
-    let mut middle = 0;
-    while let Some(part) = parts.next() {
-        let last = parts.peek().is_none();
-        let shape_ok = if last {
-            part.iter().all(u8::is_ascii_digit)
-        } else {
-            middle += 1;
-            part.iter()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        };
-        if part.is_empty() || !shape_ok {
-            return false;
-        }
-    }
-    a.is_ascii_lowercase() && b.is_ascii_lowercase() && middle >= 1
+    let Some(dash) = rest.iter().rposition(|&c| c == b'-') else {
+        return false;
+    };
+    let (middle, last) = (&rest[..dash], &rest[dash + 1..]);
+    a.is_ascii_lowercase()
+        && b.is_ascii_lowercase()
+        && middle.split(|&c| c == b'-').all(|p| {
+            !p.is_empty()
+                && p.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && !last.is_empty()
+        && last.iter().all(u8::is_ascii_digit)
 }
 
 #[cfg(test)]
