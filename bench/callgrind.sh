@@ -16,6 +16,10 @@ call=${1:?usage: bench/callgrind.sh gci|role|login [iamconform|ceiling]}
 server=${2:-iamconform}
 n1=${N1:-200}
 n2=${N2:-1200}
+command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null || {
+  echo "bench/callgrind.sh needs valgrind (callgrind, callgrind_annotate): apt-get install valgrind" >&2
+  exit 2
+}
 [ "${IAMCONFORM_BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --quiet -p iamconform -p iamconform-loadbench
 mkdir -p target/callgrind
 total() {
