@@ -225,28 +225,13 @@ pub fn inspect(token: &str, config: &AwsIamConfig, now: SystemTime) -> Inspectio
 }
 
 /// The first error Consul's validator (the Consul emulator's) gives for this token, run offline:
-/// `None` when the token passes every check Consul makes before sending it to STS.
-///
-/// Nothing leaves the process: configured endpoints are replaced by a non-loopback name the
-/// validator refuses to contact, `*.amazonaws.com` hosts have no emulator to go to, and retries
-/// are off; so the validator stops either at a structural check or at the refused send.
-pub async fn consul_first_error(token: &str, config: &AwsIamConfig) -> Option<String> {
-    let mut config = config.clone();
-    config.max_retries = 0;
-    let placeholder = |e: &str| {
-        if e.is_empty() {
-            String::new()
-        } else {
-            "http://inspect.invalid/".to_owned()
-        }
-    };
-    config.sts_endpoint = placeholder(&config.sts_endpoint);
-    config.iam_endpoint = placeholder(&config.iam_endpoint);
-    let validator = Validator::new(config, Outbound::default());
-    match validator.validate_login(token.trim()).await {
-        Ok(_) | Err(LoginError::Request(_)) => None,
-        Err(e) => Some(e.to_string()),
-    }
+/// `None` when the token passes every check Consul makes before sending it to STS
+/// ([`Validator::check_token`], which contacts nothing).
+pub fn consul_first_error(token: &str, config: &AwsIamConfig) -> Option<String> {
+    Validator::new(config.clone(), Outbound::default())
+        .check_token(token.trim())
+        .err()
+        .map(|e| e.to_string())
 }
 
 /// An absolute URL split the way Go's `url.Parse` sees the parts Consul uses.

@@ -96,7 +96,7 @@ async fn inspect_names_every_injected_bug_of_the_reference_client() {
         let want: BTreeSet<&str> = expected(m).iter().copied().collect();
         assert_eq!(ids, want, "{m:?}: {:#?}", result.findings);
         // Consul's own validator, run offline, stops at our first Consul finding.
-        let oracle = consul_first_error(token.expose(), &config).await;
+        let oracle = consul_first_error(token.expose(), &config);
         let first = result.findings.iter().find(|f| f.source == Source::Consul);
         match (first, &oracle) {
             (None, None) => {}
@@ -183,7 +183,7 @@ async fn inspect_without_server_id_config_accepts_a_token_without_it() {
     assert_eq!(r.findings[0].message, "invalid STS hostname: \"127.0.0.1\"");
     c.sts_endpoint = "http://127.0.0.1:4566/sts".to_owned();
     assert!(inspect(&t.render(), &c, i.now).findings.is_empty());
-    assert_eq!(consul_first_error(&t.render(), &c).await, None);
+    assert_eq!(consul_first_error(&t.render(), &c), None);
 }
 
 #[tokio::test]
@@ -210,7 +210,7 @@ async fn inspect_reports_several_faults_in_consul_order() {
         ]
     );
     assert_eq!(
-        consul_first_error(&rendered, &c).await.as_deref(),
+        consul_first_error(&rendered, &c).as_deref(),
         Some("iam_http_request_method must be POST")
     );
 }

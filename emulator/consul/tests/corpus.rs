@@ -211,6 +211,20 @@ async fn run_verdict(case: &Value, tally: &mut Tally) {
     let validator = Validator::new(config, outbound(&stub));
     let result = validator.validate_login(token).await;
     let seen = stub.seen.lock().unwrap().clone();
+    // The offline checks agree with the whole pipeline: a token Consul forwards passes them, a
+    // token it refuses before forwarding fails them with the same error.
+    let offline = validator.check_token(token);
+    let agree = match (&offline, &result) {
+        (Ok(_), _) => verdict["forwarded"] == true,
+        (Err(o), Err(r)) => verdict["forwarded"] != true && o == r,
+        (Err(_), Ok(_)) => false,
+    };
+    if !agree {
+        tally.failures.push(format!(
+            "{name}: check_token {offline:?} disagrees with validate_login {result:?}"
+        ));
+        return;
+    }
     if verdict["forwarded"] == true {
         let want_host = token_host(token).unwrap();
         let check = match (seen.first(), &result) {

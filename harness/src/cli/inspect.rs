@@ -139,17 +139,7 @@ pub(crate) fn main(args: InspectArgs) -> ExitCode {
         }
     };
     let mut result = inspect(&token, &config, now);
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("iamconform inspect: cannot start a runtime: {e}");
-            return ExitCode::from(exit::INTERNAL);
-        }
-    };
-    result.consul_verdict = rt.block_on(consul_first_error(&token, &config));
+    result.consul_verdict = consul_first_error(&token, &config);
     if args.json {
         match serde_json::to_string_pretty(&result) {
             Ok(s) => println!("{s}"),

@@ -5,6 +5,7 @@
 //! Spec: consul-aws-iam §2.3 steps 13–19, §2.5, §2.7; corpus `consul-awsauth-responses.jsonl`.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use thiserror::Error;
 
@@ -15,8 +16,10 @@ use super::gostd::quote;
 use super::gostd::url::GoUrl;
 use super::identity::Identity;
 use super::responses::{parse_get_caller_identity, parse_iam_entity};
-use super::sts::{EmulatorClient, Outbound, build_forward_request, submit_with};
-use super::token::{BearerToken, SERVER_ID_HEADER, parse_bearer_token};
+use super::sts::{EmulatorClient, ForwardRequest, Outbound, build_forward_request, submit_with};
+use super::token::{
+    BearerToken, EntityRequestType, SERVER_ID_HEADER, SignedRequest, parse_bearer_token,
+};
 
 /// Why a login was refused. `Display` is Consul's exact text (HTTP 500 body).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -126,6 +129,24 @@ pub enum LoginError {
     Internal(&'static str),
 }
 
+/// A bearer token that passed every check Consul makes before contacting AWS
+/// ([`Validator::check_token`]); holds the STS request ready to replay.
+#[derive(Clone)]
+pub struct CheckedToken {
+    sts: ForwardRequest,
+    entity: Option<(SignedRequest, EntityRequestType)>,
+}
+
+impl fmt::Debug for CheckedToken {
+    // The requests carry signatures and session tokens: only where they go is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckedToken")
+            .field("sts_host", &self.sts.host)
+            .field("entity", &self.entity.as_ref().map(|(_, kind)| kind))
+            .finish_non_exhaustive()
+    }
+}
+
 /// Validates `aws-iam` logins for one auth method.
 #[derive(Debug, Clone)]
 pub struct Validator {
@@ -152,20 +173,36 @@ impl Validator {
     }
 
     /// Validates a bearer token as Consul's `ValidateLogin` does; on success returns what STS
-    /// (and IAM) proved.
+    /// (and IAM) proved. The same as [`Validator::check_token`], then the replay.
     pub async fn validate_login(&self, bearer_token: &str) -> Result<Identity, LoginError> {
+        let checked = self.check_token(bearer_token)?;
+        self.replay(checked).await
+    }
+
+    /// Every check Consul makes before it contacts AWS, in its order: the token decodes and
+    /// passes phases A–C, the STS request to replay is built (step 13) and, with a server-id
+    /// value configured, carries it signed (step 14). Contacts nothing; the first failure is
+    /// the error [`Validator::validate_login`] would return for this token.
+    pub fn check_token(&self, bearer_token: &str) -> Result<CheckedToken, LoginError> {
         let c = &self.config;
         // Phases A–C.
-        let BearerToken {
-            sts,
-            entity: entity_request,
-        } = parse_bearer_token(bearer_token, c)?;
+        let BearerToken { sts, entity } = parse_bearer_token(bearer_token, c)?;
         // Step 13: the STS forward request.
-        let sts_req = build_forward_request(sts, &c.sts_endpoint)?;
+        let sts = build_forward_request(sts, &c.sts_endpoint)?;
         // Step 14: the server-id header of the STS request.
         if !c.server_id_header_value.is_empty() {
-            check_server_id(&sts_req.headers, &sts_req.url, &c.server_id_header_value)?;
+            check_server_id(&sts.headers, &sts.url, &c.server_id_header_value)?;
         }
+        Ok(CheckedToken { sts, entity })
+    }
+
+    /// Steps 15–19 for a token this validator checked.
+    async fn replay(&self, checked: CheckedToken) -> Result<Identity, LoginError> {
+        let c = &self.config;
+        let CheckedToken {
+            sts: sts_req,
+            entity: entity_request,
+        } = checked;
         // Step 15: ask STS.
         let body = submit_with(
             Some(&self.emulator_client),

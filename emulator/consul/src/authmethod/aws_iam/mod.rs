@@ -9,6 +9,8 @@
 //! 2. [`Validator::validate_login`] — token decoding and checks (`token.rs`), replay (`sts.rs`,
 //!    the only outbound HTTP, governed by [`Outbound`]), response parsing (`responses.rs`), ARN
 //!    rules (`arn.rs`), trust (`login.rs`) → [`Identity`] or [`LoginError`];
+//!    [`Validator::check_token`] is its first half, every check before the replay, offline
+//!    ([`CheckedToken`]);
 //! 3. [`project`] / [`blank_identity`] / [`selector_schema`] — the identity as binding rules see it.
 //!
 //! Go behaviours that leak into Consul's texts (JSON, base64, URL and form parsing) live in
@@ -37,7 +39,7 @@ mod token;
 pub use arn::ArnError;
 pub use config::{AwsIamConfig, ConfigError, parse_config};
 pub use identity::{Identity, blank_identity, project, selector_schema};
-pub use login::{LoginError, Validator};
+pub use login::{CheckedToken, LoginError, Validator};
 pub use sts::{MAX_RESPONSE_BYTES, Outbound};
 pub use token::MAX_BEARER_TOKEN_BYTES;
 
