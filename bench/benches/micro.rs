@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of the pure cores: SigV4 verification, Authorization parsing,
-//! signing-key derivation, bexpr selectors and HIL bind names. Results and the command are in
+//! signing-key derivation, bexpr selectors, HIL bind names, and aws-iam bearer-token checking
+//! and validation (the latter with its replay to the AWS emulator on loopback). Results and the command are in
 //! `docs/performance.md` ("Micro-benchmarks"). Inputs come from the `iamconform_bench` library,
 //! whose tests check they take the intended path (a valid signature, matching selectors).
 
@@ -7,8 +8,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use iamconform_bench::{
-    CONSUL_ECS_SELECTORS, SECRET_ACCESS_KEY, aws_iam_schema, credential_store, get_caller_identity,
-    mesh_gateway_identity, mesh_gateway_vars, signing_time,
+    CONSUL_ECS_SELECTORS, SECRET_ACCESS_KEY, aws_iam_login, aws_iam_schema, credential_store,
+    get_caller_identity, mesh_gateway_identity, mesh_gateway_vars, signing_time,
 };
 use iamconform_bexpr::{Evaluator, parse};
 use iamconform_sigv4::{Policy, derive_signing_key, parse_auth, verify};
@@ -111,5 +112,34 @@ fn hil(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, sigv4, bexpr, hil);
+#[expect(
+    clippy::expect_used,
+    reason = "a fixture that cannot be built is a broken benchmark, not input"
+)]
+fn aws_iam(c: &mut Criterion) {
+    // The AWS emulator the login replays to runs on this runtime's workers; the benchmark
+    // thread drives each login with `block_on`, as a Consul request handler would await it.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let login = rt
+        .block_on(aws_iam_login())
+        .expect("the aws-iam login fixture sets up");
+    let token = login.bearer_token.expose();
+    let mut g = c.benchmark_group("aws_iam");
+    // Decoding and every check Consul makes before contacting AWS.
+    g.bench_function("check_bearer_token", |b| {
+        b.iter(|| login.validator.check_token(black_box(token)))
+    });
+    // The whole validation: the checks, then both signed requests replayed over loopback HTTP
+    // to the AWS emulator (which verifies them), their XML answers parsed, trust decided.
+    g.bench_function("validate_login", |b| {
+        b.iter(|| rt.block_on(login.validator.validate_login(black_box(token))))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, sigv4, bexpr, hil, aws_iam);
 criterion_main!(benches);

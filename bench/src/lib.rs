@@ -11,6 +11,10 @@
 //! signer, with a temporary credential and its session token.
 #![warn(missing_docs)]
 
+mod login;
+
+pub use login::{AwsIamLogin, SERVER_ID, WEB_TASK_KEY, aws_iam_login};
+
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
@@ -75,10 +79,16 @@ impl OwnedRequest {
     }
 }
 
-/// Why a fixture could not be built (the signer rejected its input).
+/// Why a fixture could not be built.
 #[derive(Debug, thiserror::Error)]
-#[error("the aws-sigv4 signer rejected the benchmark request: {0}")]
-pub struct FixtureError(String);
+pub enum FixtureError {
+    /// The signer rejected the benchmark request.
+    #[error("the aws-sigv4 signer rejected the benchmark request: {0}")]
+    Sign(String),
+    /// The aws-iam login fixture could not be set up (emulator, token or validator).
+    #[error("the aws-iam login fixture could not be set up: {0}")]
+    Login(String),
+}
 
 /// An STS `GetCallerIdentity` POST to `sts.amazonaws.com`, signed by `aws-sigv4` at
 /// [`signing_time`] with the benchmark credential, including the session token and Consul's
@@ -103,8 +113,8 @@ pub fn get_caller_identity() -> Result<OwnedRequest, FixtureError> {
         "bench",
     )
     .into();
-    let unix =
-        u64::try_from(signing_time().unix_timestamp()).map_err(|e| FixtureError(e.to_string()))?;
+    let unix = u64::try_from(signing_time().unix_timestamp())
+        .map_err(|e| FixtureError::Sign(e.to_string()))?;
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")
@@ -112,7 +122,7 @@ pub fn get_caller_identity() -> Result<OwnedRequest, FixtureError> {
         .time(SystemTime::UNIX_EPOCH + Duration::from_secs(unix))
         .settings(SigningSettings::default())
         .build()
-        .map_err(|e| FixtureError(e.to_string()))?
+        .map_err(|e| FixtureError::Sign(e.to_string()))?
         .into();
     let signable = SignableRequest::new(
         "POST",
@@ -120,9 +130,9 @@ pub fn get_caller_identity() -> Result<OwnedRequest, FixtureError> {
         headers.iter().copied(),
         SignableBody::Bytes(body),
     )
-    .map_err(|e| FixtureError(e.to_string()))?;
+    .map_err(|e| FixtureError::Sign(e.to_string()))?;
     let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| FixtureError(e.to_string()))?
+        .map_err(|e| FixtureError::Sign(e.to_string()))?
         .into_parts();
     let (added, _query) = instructions.into_parts();
     let mut wire: Vec<(String, Vec<u8>)> = headers

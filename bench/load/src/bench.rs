@@ -11,7 +11,7 @@ use iamconform_login::{AwsCredentials, LoginInput, Network, generate_bearer_toke
 use serde::Serialize;
 
 use crate::load::{self, Level, LevelResult};
-use crate::servers::{self, Canned, Placement};
+use crate::servers::{self, Canned, CeilingWork, Placement};
 use crate::sign::{self, Call, Creds};
 use crate::wire::{Conn, RawRequest};
 
@@ -57,6 +57,8 @@ struct Row {
     call: &'static str,
     iamconform: LevelResult,
     ceiling: LevelResult,
+    /// The ceiling that SigV4-verifies each request and does nothing else.
+    verify_only: LevelResult,
     moto: Option<LevelResult>,
 }
 
@@ -65,6 +67,7 @@ struct Row {
 struct Laxness {
     call: &'static str,
     iamconform_status: u16,
+    verify_only_status: u16,
     moto_status: Option<u16>,
 }
 
@@ -154,11 +157,6 @@ pub(crate) async fn run(args: LoadArgs) -> Result<()> {
             }
             None => None,
         };
-        lax.push(Laxness {
-            call: call.name(),
-            iamconform_status: bad.status,
-            moto_status: moto_pool.as_ref().map(|m| m.2),
-        });
         let canned = Canned {
             status: answer.status,
             headers: answer
@@ -169,23 +167,40 @@ pub(crate) async fn run(args: LoadArgs) -> Result<()> {
                 .collect(),
             body,
         };
-        let (ceiling, ceiling_addr) = servers::ceiling(&canned, &tmp, &at).await?;
+        let (ceiling, ceiling_addr) =
+            servers::ceiling(&canned, &tmp, &at, CeilingWork::None).await?;
+        let (verifier, verifier_addr) =
+            servers::ceiling(&canned, &tmp, &at, CeilingWork::Verify).await?;
+        let verifier_bad = once(
+            verifier_addr,
+            &sign::bad_signature(&creds, call, &verifier_addr.to_string())?,
+        )
+        .await?;
+        lax.push(Laxness {
+            call: call.name(),
+            iamconform_status: bad.status,
+            verify_only_status: verifier_bad.status,
+            moto_status: moto_pool.as_ref().map(|m| m.2),
+        });
         for &c in &args.levels {
             let emu = load::run(level(aws, &pool, c, &args)).await;
             let ceil = load::run(level(ceiling_addr, &pool, c, &args)).await;
+            let verify_only = load::run(level(verifier_addr, &pool, c, &args)).await;
             let mo = match &moto_pool {
                 Some((addr, p, _)) => Some(load::run(level(*addr, p, c, &args)).await),
                 None => None,
             };
-            print_row(call.name(), &emu, &ceil, mo.as_ref());
+            print_row(call.name(), &emu, &ceil, &verify_only, mo.as_ref());
             rows.push(Row {
                 call: call.name(),
                 iamconform: emu,
                 ceiling: ceil,
+                verify_only,
                 moto: mo,
             });
         }
         ceiling.stop().await;
+        verifier.stop().await;
     }
     if let Some((m, _)) = moto {
         m.stop().await;
@@ -319,16 +334,24 @@ pub(crate) async fn login_pool(
     Ok(out)
 }
 
-fn print_row(call: &str, emu: &LevelResult, ceil: &LevelResult, moto: Option<&LevelResult>) {
+fn print_row(
+    call: &str,
+    emu: &LevelResult,
+    ceil: &LevelResult,
+    verify_only: &LevelResult,
+    moto: Option<&LevelResult>,
+) {
     let mut line = format!(
-        "{call:<17} c={:<3} iamconform {:>8.0}/s (p50 {}us p99 {}us, err {}) ceiling {:>8.0}/s ratio {:.2}",
+        "{call:<17} c={:<3} iamconform {:>8.0}/s (p50 {}us p99 {}us, err {}) ceiling {:>8.0}/s ratio {:.2} verify-only {:>8.0}/s ratio {:.2}",
         emu.concurrency,
         emu.rps,
         emu.p50_us,
         emu.p99_us,
         emu.errors,
         ceil.rps,
-        ratio(emu.rps, ceil.rps)
+        ratio(emu.rps, ceil.rps),
+        verify_only.rps,
+        ratio(verify_only.rps, ceil.rps)
     );
     if let Some(m) = moto {
         line.push_str(&format!(
@@ -387,6 +410,34 @@ fn print_markdown(r: &Report) {
         );
     }
     println!();
+    println!(
+        "Reference servers: the ceiling, and the ceiling that SigV4-verifies each request and does nothing else (verify-only)."
+    );
+    println!();
+    println!(
+        "| call | conc | ceiling req/s | verify-only req/s | p50 µs | p99 µs | errors | verify-only ÷ ceiling | ceiling × moto |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for row in &r.rows {
+        let c = &row.ceiling;
+        let v = &row.verify_only;
+        let cx = match &row.moto {
+            Some(m) => format!("{:.0}×", ratio(c.rps, m.rps)),
+            None => "–".into(),
+        };
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {:.0}% | {cx} |",
+            row.call,
+            c.concurrency,
+            c.rps,
+            v.rps,
+            v.p50_us,
+            v.p99_us,
+            v.errors,
+            100.0 * ratio(v.rps, c.rps)
+        );
+    }
+    println!();
     println!("| full logins: conc | logins/s | p50 µs | p99 µs | errors |");
     println!("|---|---|---|---|---|");
     for l in &r.logins {
@@ -398,9 +449,10 @@ fn print_markdown(r: &Report) {
     println!();
     for b in &r.bad_signature {
         println!(
-            "Corrupted signature, {}: iamconform answers {}, moto answers {}",
+            "Corrupted signature, {}: iamconform answers {}, verify-only {}, moto {}",
             b.call,
             b.iamconform_status,
+            b.verify_only_status,
             b.moto_status
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "–".into())

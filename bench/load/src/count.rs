@@ -15,7 +15,7 @@ use clap::{Args, ValueEnum};
 
 use crate::bench::{login_pool, once};
 use crate::load::{self, Level};
-use crate::servers::{self, Canned, Placement};
+use crate::servers::{self, Canned, CeilingWork, Placement};
 use crate::sign::{self, Call};
 
 /// Which request `count` sends.
@@ -36,6 +36,9 @@ pub(crate) enum Measured {
     Iamconform,
     /// The ceiling, answering the emulator's first answer (gci and role only).
     Ceiling,
+    /// The ceiling that SigV4-verifies each request first and does nothing else (gci and
+    /// role only): what the verification alone costs on top of hyper.
+    VerifyOnly,
 }
 
 /// Flags of `count`.
@@ -73,7 +76,7 @@ pub(crate) async fn run(args: CountArgs) -> Result<()> {
     let plain = Placement::default();
     let serve_at = match args.measure {
         Measured::Iamconform => &wrapped,
-        Measured::Ceiling => &plain,
+        Measured::Ceiling | Measured::VerifyOnly => &plain,
     };
     let creds = sign::fixture_creds(sign::WEB_TASK_KEY)?;
     let (serve, endpoints) =
@@ -96,7 +99,7 @@ pub(crate) async fn run(args: CountArgs) -> Result<()> {
             }
             match args.measure {
                 Measured::Iamconform => (pool, aws, None),
-                Measured::Ceiling => {
+                Measured::Ceiling | Measured::VerifyOnly => {
                     let canned = Canned {
                         status: answer.status,
                         headers: answer
@@ -109,14 +112,18 @@ pub(crate) async fn run(args: CountArgs) -> Result<()> {
                             .collect(),
                         body: String::from_utf8_lossy(&answer.body).into_owned(),
                     };
+                    let work = match args.measure {
+                        Measured::VerifyOnly => CeilingWork::Verify,
+                        _ => CeilingWork::None,
+                    };
                     let (server, addr) =
-                        servers::ceiling(&canned, &std::env::temp_dir(), &wrapped).await?;
+                        servers::ceiling(&canned, &std::env::temp_dir(), &wrapped, work).await?;
                     (pool, addr, Some(server))
                 }
             }
         }
         CountCall::Login => {
-            if matches!(args.measure, Measured::Ceiling) {
+            if matches!(args.measure, Measured::Ceiling | Measured::VerifyOnly) {
                 bail!("the ceiling answers STS/IAM calls only");
             }
             let tokens = login_pool(&creds, aws, consul, 64).await?;

@@ -8,7 +8,8 @@
 //!   peak RSS idle and under load;
 //! * `count` — exactly N requests of one kind against one server, optionally under a
 //!   wrapper such as callgrind (instruction counts per request);
-//! * `ceiling` — the ceiling server (spawned by `load`).
+//! * `ceiling` — the ceiling server (spawned by `load` and `count`), optionally verifying
+//!   each signature and nothing else.
 //!
 //! Every load is closed-loop, bounded by time and by count, on 127.0.0.1 only. Servers run
 //! in their own processes; `--server-cpus` pins them with taskset.
@@ -46,7 +47,12 @@ enum Cmd {
     Count(count::CountArgs),
     /// The ceiling server: answers the canned response in FILE to every request.
     #[command(hide = true)]
-    Ceiling { file: PathBuf },
+    Ceiling {
+        file: PathBuf,
+        /// SigV4-verify each request first (403 when it fails).
+        #[arg(long)]
+        verify: bool,
+    },
 }
 
 // The allocator `iamconform` uses, so the ceiling's figures differ from the emulator's only
@@ -57,7 +63,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Ceiling { file } => servers::run_ceiling(&file),
+        Cmd::Ceiling { file, verify } => servers::run_ceiling(
+            &file,
+            if verify {
+                servers::CeilingWork::Verify
+            } else {
+                servers::CeilingWork::None
+            },
+        ),
         Cmd::Load(args) => runtime(cli.client_threads).and_then(|rt| rt.block_on(bench::run(args))),
         Cmd::Count(args) => {
             runtime(cli.client_threads).and_then(|rt| rt.block_on(count::run(args)))

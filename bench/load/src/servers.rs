@@ -4,15 +4,19 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use iamconform_aws::IdentityStore;
+use iamconform_sigv4::{Policy, SignedRequest, verify};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -204,17 +208,32 @@ pub(crate) struct Canned {
     pub(crate) body: String,
 }
 
+/// What the ceiling does to a request before answering the canned bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CeilingWork {
+    /// Nothing: the ceiling proper.
+    None,
+    /// SigV4-verify it (`iamconform_sigv4::verify` against the shipped identities, the
+    /// default policy) and answer 403 with an empty body when it fails: the cost of the
+    /// verification alone, without routing, journal, form parsing or XML.
+    Verify,
+}
+
 /// Starts the ceiling (this executable's `ceiling` subcommand) answering `canned`.
 pub(crate) async fn ceiling(
     canned: &Canned,
     dir: &Path,
     at: &Placement,
+    work: CeilingWork,
 ) -> Result<(Server, SocketAddr)> {
     let file: PathBuf = dir.join(format!("canned-{}.json", std::process::id()));
     std::fs::write(&file, serde_json::to_vec(canned)?)?;
     let me = std::env::current_exe()?;
     let mut cmd = at.command(&me);
     cmd.arg("ceiling").arg(&file);
+    if work == CeilingWork::Verify {
+        cmd.arg("--verify");
+    }
     let server = spawn_with_ready_line(cmd).await?;
     let _ = std::fs::remove_file(&file);
     let addr = server
@@ -226,10 +245,16 @@ pub(crate) async fn ceiling(
 }
 
 /// The ceiling itself: a minimal hyper server that reads each request body and answers the
-/// canned bytes, verifying nothing. Same runtime shape as `iamconform serve` (multi-thread,
-/// one worker per core).
-pub(crate) fn run_ceiling(file: &Path) -> Result<()> {
+/// canned bytes, verifying nothing (or, with [`CeilingWork::Verify`], only the signature).
+/// Same runtime shape as `iamconform serve` (multi-thread, one worker per core).
+pub(crate) fn run_ceiling(file: &Path, work: CeilingWork) -> Result<()> {
     let canned: Canned = serde_json::from_slice(&std::fs::read(file)?)?;
+    let store = match work {
+        CeilingWork::None => None,
+        CeilingWork::Verify => Some(Arc::new(
+            IdentityStore::shipped().map_err(|e| anyhow!("shipped identities: {e}"))?,
+        )),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -258,16 +283,31 @@ pub(crate) fn run_ceiling(file: &Path) -> Result<()> {
             let _ = stream.set_nodelay(true);
             let headers = headers.clone();
             let body = body.clone();
+            let store = store.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let headers = headers.clone();
                     let body = body.clone();
+                    let store = store.clone();
                     async move {
-                        // Read the body as the emulator must, then ignore it.
-                        let _ = req.into_body().collect().await;
-                        let mut resp = hyper::Response::new(Full::new(body));
-                        *resp.status_mut() = status;
-                        *resp.headers_mut() = headers;
+                        // Read the body as the emulator must.
+                        let (parts, incoming) = req.into_parts();
+                        let read = incoming.collect().await.map(|b| b.to_bytes());
+                        let verified = match (&store, &read) {
+                            (None, _) => true,
+                            (Some(store), Ok(read)) => signature_verifies(&parts, read, store),
+                            (Some(_), Err(_)) => false,
+                        };
+                        let resp = if verified {
+                            let mut resp = hyper::Response::new(Full::new(body));
+                            *resp.status_mut() = status;
+                            *resp.headers_mut() = headers;
+                            resp
+                        } else {
+                            let mut resp = hyper::Response::new(Full::new(Bytes::new()));
+                            *resp.status_mut() = hyper::StatusCode::FORBIDDEN;
+                            resp
+                        };
                         Ok::<_, std::convert::Infallible>(resp)
                     }
                 });
@@ -277,6 +317,27 @@ pub(crate) fn run_ceiling(file: &Path) -> Result<()> {
             });
         }
     })
+}
+
+/// `iamconform_sigv4::verify` of a request as it arrived.
+fn signature_verifies(
+    parts: &hyper::http::request::Parts,
+    body: &[u8],
+    store: &IdentityStore,
+) -> bool {
+    let headers: Vec<(&str, &[u8])> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    let req = SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        body,
+    };
+    verify(&req, &Policy::default(), OffsetDateTime::now_utc(), store).is_ok()
 }
 
 /// User and system CPU time `pid` has used so far, in microseconds. The kernel counts in
