@@ -408,6 +408,41 @@ mod tests {
     }
 
     #[test]
+    fn the_verify_only_ceiling_accepts_exactly_the_good_signatures() {
+        let creds = crate::sign::fixture_creds(crate::sign::WEB_TASK_KEY).unwrap();
+        let store = IdentityStore::shipped().unwrap();
+        let body = crate::sign::GCI_BODY;
+        let host = "127.0.0.1:4566";
+        let parts = |corrupt: bool| {
+            let headers = crate::sign::signed_headers(
+                &creds,
+                "sts",
+                host,
+                body,
+                std::time::SystemTime::now(),
+            )
+            .unwrap();
+            let mut req = hyper::Request::builder().method("POST").uri("/");
+            for (n, v) in headers {
+                let v = if corrupt && n.eq_ignore_ascii_case("authorization") {
+                    v.replace("Signature=", "Signature=0")
+                } else {
+                    v
+                };
+                req = req.header(n, v);
+            }
+            req.body(()).unwrap().into_parts().0
+        };
+        assert!(signature_verifies(&parts(false), body.as_bytes(), &store));
+        assert!(!signature_verifies(&parts(true), body.as_bytes(), &store));
+        assert!(!signature_verifies(
+            &parts(false),
+            b"Action=GetUser",
+            &store
+        ));
+    }
+
+    #[test]
     fn this_process_has_a_cpu_time() {
         assert!(cpu_time_us(std::process::id()).is_ok());
     }

@@ -129,7 +129,7 @@ pub(crate) fn signed_post(
     Ok(RawRequest::new("POST", "/", &headers, body.as_bytes()))
 }
 
-fn signed_headers(
+pub(crate) fn signed_headers(
     creds: &Creds,
     service: &str,
     host: &str,
