@@ -7,12 +7,13 @@
 #
 #   bench/callgrind.sh gci                 # iamconform serve, GetCallerIdentity
 #   bench/callgrind.sh gci ceiling         # the ceiling, same request
+#   bench/callgrind.sh gci verify-only     # the ceiling plus SigV4 verification only
 #   bench/callgrind.sh login               # full logins (Consul + AWS in one serve)
 #   N1=200 N2=1200 bench/callgrind.sh role
 # The profile of the N2 run stays in target/callgrind/<call>-<server>.out for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-call=${1:?usage: bench/callgrind.sh gci|role|login [iamconform|ceiling]}
+call=${1:?usage: bench/callgrind.sh gci|role|login [iamconform|ceiling|verify-only]}
 server=${2:-iamconform}
 n1=${N1:-200}
 n2=${N2:-1200}
