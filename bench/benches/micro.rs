@@ -1,8 +1,9 @@
 //! Criterion micro-benchmarks of the pure cores: SigV4 verification, Authorization parsing,
 //! signing-key derivation, bexpr selectors, HIL bind names, and aws-iam bearer-token checking
-//! and validation (the latter with its replay to the AWS emulator on loopback). Results and the command are in
-//! `docs/performance.md` ("Micro-benchmarks"). Inputs come from the `iamconform_bench` library,
-//! whose tests check they take the intended path (a valid signature, matching selectors).
+//! and validation (the latter with its replay to the AWS emulator on loopback). Results and
+//! the command are in `docs/performance.md` ("Micro-benchmarks"). Inputs come from the
+//! `iamconform_bench` library, whose tests check they take the intended path (a valid
+//! signature, matching selectors, a token that logs in).
 
 use std::hint::black_box;
 

@@ -8,7 +8,9 @@
 //!
 //! The main input is [`get_caller_identity`]: an STS `GetCallerIdentity` POST as `consul
 //! login -type aws-iam` sends it, signed by the `aws-sigv4` crate (smithy-rs), an independent
-//! signer, with a temporary credential and its session token.
+//! signer, with a temporary credential and its session token. The aws-iam benchmarks use
+//! [`aws_iam_login`]: a bearer token from the reference client and the Consul emulator's
+//! validator replaying to the AWS emulator on loopback.
 #![warn(missing_docs)]
 
 mod login;
